@@ -86,7 +86,7 @@ type PluginRef struct {
 
 // Source is one entry of `sources:`.
 type Source struct {
-	Pos diag.Pos
+	Pos  diag.Pos
 	Name String
 	PluginRef
 	Format    String // json (default) | csv | raw
