@@ -19,7 +19,16 @@ import (
 //	[]any               lists
 //	map[string]any      nested objects
 //
-// A field that is absent from a record is nil.
+// A field that is absent from a record is nil, or Absent in the rows of
+// schemaless records, where a field some records have and others lack is
+// left out rather than written as null.
+
+type absent struct{}
+
+// Absent marks a field a row does not have, as opposed to a null. Sinks
+// leave such fields out (or write an empty cell where every column must be
+// present).
+var Absent any = absent{}
 
 // Position says where a message came from, precisely enough to resume after
 // it and to show a user where a bad record is.

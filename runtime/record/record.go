@@ -15,11 +15,9 @@ import (
 // float64, string, []byte, time.Time, time.Duration, decimal.Decimal, []any,
 // map[string]any), plus Absent for a field a schemaless record did not have.
 
-type absent struct{}
-
 // Absent marks a slot whose field the record did not have (as opposed to an
 // explicit null). Readers treat it as nil; sinks leave the field out.
-var Absent any = absent{}
+var Absent = sdk.Absent
 
 // IsNull reports whether v is nil or Absent.
 func IsNull(v any) bool { return v == nil || v == Absent }

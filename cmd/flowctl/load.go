@@ -1,0 +1,46 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/flowctl/flowctl/runtime/config"
+	"github.com/flowctl/flowctl/runtime/diag"
+	"github.com/flowctl/flowctl/runtime/plan"
+)
+
+// compile loads and compiles a pipeline file, printing every diagnostic to
+// w. It returns an error when there are errors (warnings alone pass).
+func compile(w io.Writer, file string, mode config.Mode) (*plan.Plan, diag.Diagnostics, error) {
+	cat, err := newCatalog()
+	if err != nil {
+		return nil, nil, failed(err)
+	}
+	p, ds := config.LoadFile(file)
+	if ds.HasErrors() || p == nil {
+		printDiags(w, ds)
+		return nil, ds, &codeError{code: exitError, err: errReported}
+	}
+	pl, pds := plan.Compile(p, cat, mode)
+	ds = append(ds, pds...)
+	ds.Sort()
+	printDiags(w, ds)
+	if ds.HasErrors() {
+		return nil, ds, &codeError{code: exitError, err: errReported}
+	}
+	return pl, ds, nil
+}
+
+func printDiags(w io.Writer, ds diag.Diagnostics) {
+	for _, d := range ds {
+		fmt.Fprintln(w, d.String())
+	}
+}
+
+func parseMode(s string) (config.Mode, error) {
+	switch m := config.Mode(s); m {
+	case "", config.Batch, config.MicroBatch, config.Stream:
+		return m, nil
+	}
+	return "", &codeError{code: exitUsage, err: fmt.Errorf("--mode %q: want batch, micro-batch or stream", s)}
+}

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/flowctl/flowctl/runtime/exec"
+)
+
+func newRun() *cobra.Command {
+	var mode string
+	cmd := &cobra.Command{
+		Use:   "run FILE",
+		Short: "Run a pipeline",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := parseMode(mode)
+			if err != nil {
+				return err
+			}
+			pl, _, err := compile(cmd.ErrOrStderr(), args[0], m)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			sum, err := exec.Run(ctx, pl, exec.Options{Stderr: cmd.ErrOrStderr()})
+			fmt.Fprintln(cmd.ErrOrStderr(), sum)
+			if err != nil {
+				return failed(err)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&mode, "mode", "", "override the pipeline's mode: batch, micro-batch or stream")
+	return cmd
+}

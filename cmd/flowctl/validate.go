@@ -1,0 +1,30 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+func newValidate() *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate FILE...",
+		Short: "Check pipeline files and report every problem as file:line:col: message",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			bad := false
+			for _, f := range args {
+				pl, _, err := compile(cmd.ErrOrStderr(), f, "")
+				if err != nil {
+					bad = true
+					continue
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%s mode, %d stages)\n", f, pl.Mode, len(pl.Stages))
+			}
+			if bad {
+				return &codeError{code: exitError, err: errReported}
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,437 @@
+// Package exec runs a compiled plan. One engine serves every mode: records
+// flow through the stages one at a time, and the shared window operators
+// (package window) do all event-time work. The modes differ only in when
+// the watermark moves (batch: once, at the end of the input; micro-batch
+// and stream: after each record, from the records before it) and in when
+// sinks are flushed.
+package exec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/flowctl/flowctl/plugins/sdk"
+	"github.com/flowctl/flowctl/runtime/config"
+	"github.com/flowctl/flowctl/runtime/plan"
+	"github.com/flowctl/flowctl/runtime/record"
+	"github.com/flowctl/flowctl/runtime/window"
+)
+
+// Options tune a run.
+type Options struct {
+	// Stderr receives rejected records when the pipeline has no dead
+	// letter sink, and plugin log lines. Defaults to os.Stderr.
+	Stderr io.Writer
+	// SinkBatch is the number of rows handed to a sink per Write.
+	SinkBatch int
+	// Progress, if set, is called about every ProgressEvery with running
+	// totals.
+	Progress      func(Summary)
+	ProgressEvery time.Duration
+}
+
+// Summary counts what a run did.
+type Summary struct {
+	Pipeline     string
+	Mode         config.Mode
+	Read         int64 // records read from sources
+	Written      int64 // rows written to sinks (not counting dead letters)
+	DeadLettered int64 // records sent to the dead letter sink, or reported when there is none
+	Late         int64 // records too late for every window (dropped or dead-lettered)
+	Watermark    int64 // the lowest operator watermark, Unix ns
+	Elapsed      time.Duration
+}
+
+// String is the one-line summary printed at the end of a run.
+func (s Summary) String() string {
+	rate := float64(s.Read) / max(s.Elapsed.Seconds(), 1e-9)
+	return fmt.Sprintf("%s: %s run finished in %s: read %d records (%s/s), wrote %d rows, dead-lettered %d, late %d",
+		s.Pipeline, s.Mode, s.Elapsed.Round(time.Millisecond), s.Read, human(rate), s.Written, s.DeadLettered, s.Late)
+}
+
+func human(x float64) string {
+	switch {
+	case x >= 1e6:
+		return fmt.Sprintf("%.2fM", x/1e6)
+	case x >= 1e3:
+		return fmt.Sprintf("%.1fk", x/1e3)
+	}
+	return fmt.Sprintf("%.0f", x)
+}
+
+// Run executes the plan until its sources are exhausted, ctx is
+// cancelled, or an error stops it.
+func Run(ctx context.Context, p *plan.Plan, opts Options) (Summary, error) {
+	if opts.Stderr == nil {
+		opts.Stderr = os.Stderr
+	}
+	if opts.SinkBatch <= 0 {
+		opts.SinkBatch = 1024
+	}
+	start := time.Now()
+	e := newEngine(p, opts)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	err := e.run(ctx, cancel)
+	sum := e.summary()
+	sum.Elapsed = time.Since(start)
+	return sum, err
+}
+
+type engine struct {
+	plan   *plan.Plan
+	opts   Options
+	stages []*stageRT
+	srcs   []*sourceRT
+	sinks  []*sinkRT
+	dlq    *sinkRT
+	batch  bool
+
+	read, dead, late atomic.Int64
+	reported         int // rejected records printed without a dead letter sink
+}
+
+func newEngine(p *plan.Plan, opts Options) *engine {
+	e := &engine{plan: p, opts: opts, batch: p.Mode == config.Batch}
+	e.stages = make([]*stageRT, len(p.Stages))
+	for i, st := range p.Stages {
+		e.stages[i] = &stageRT{st: st, wm: minWatermark}
+	}
+	for _, s := range e.stages {
+		for _, in := range s.st.Inputs {
+			e.stages[in.Index].outs = append(e.stages[in.Index].outs, s)
+		}
+		switch s.st.Kind {
+		case plan.AggregateStage:
+			s.op = window.NewOperator(window.Config{
+				Spec: s.st.Window, Aggs: s.st.AggFuncs,
+				AllowedLateness: s.st.AllowedLateness, Emit: s.st.Emit,
+			})
+			s.key = make([]any, len(s.st.GroupBy))
+			s.args = make([]any, len(s.st.Aggs))
+		case plan.SinkStage:
+			s.sink = &sinkRT{st: s.st, batch: opts.SinkBatch}
+			if s.st == p.DeadLetter {
+				e.dlq = s.sink
+			} else {
+				e.sinks = append(e.sinks, s.sink)
+			}
+		}
+	}
+	return e
+}
+
+func (e *engine) summary() Summary {
+	s := Summary{
+		Pipeline: e.plan.Pipeline.Name.Value, Mode: e.plan.Mode,
+		Read: e.read.Load(), DeadLettered: e.dead.Load(), Late: e.late.Load(),
+		Watermark: maxWatermark,
+	}
+	for _, k := range e.sinks {
+		s.Written += k.written.Load()
+	}
+	for _, st := range e.stages {
+		if st.op != nil {
+			s.Watermark = min(s.Watermark, st.op.Watermark())
+		}
+	}
+	return s
+}
+
+// stageRT is the run-time state of one stage.
+type stageRT struct {
+	st   *plan.Stage
+	outs []*stageRT
+	wm   int64 // watermark: min over the upstream sources
+
+	op   *window.Operator
+	key  []any
+	args []any
+
+	sink *sinkRT
+}
+
+// chunk is a decoded batch from one source.
+type chunk struct {
+	src  *sourceRT
+	recs []record.Record
+	bad  []rejected
+	last bool
+}
+
+// rejected is a record that never became a record: it did not decode, or
+// its event time could not be computed.
+type rejected struct {
+	raw    any
+	reason string
+	pos    sdk.Position
+}
+
+func (e *engine) run(ctx context.Context, cancel context.CancelCauseFunc) (err error) {
+	for _, s := range e.stages {
+		if s.st.Kind == plan.SourceStage {
+			e.srcs = append(e.srcs, newSourceRT(s))
+		}
+	}
+	// Open sinks first, so nothing is read that could not be written.
+	var opened []*sinkRT
+	defer func() {
+		for _, k := range opened {
+			if cerr := k.close(context.WithoutCancel(ctx)); cerr != nil && err == nil {
+				err = cerr
+			}
+		}
+	}()
+	all := e.sinks
+	if e.dlq != nil {
+		all = append(all, e.dlq)
+	}
+	for _, k := range all {
+		if err := k.open(ctx); err != nil {
+			return err
+		}
+		opened = append(opened, k)
+	}
+	for _, s := range e.srcs {
+		if err := s.open(ctx); err != nil {
+			return err
+		}
+		defer s.close(context.WithoutCancel(ctx))
+	}
+
+	chunks := make(chan *chunk, 4*len(e.srcs))
+	for _, s := range e.srcs {
+		go s.read(ctx, chunks, cancel)
+	}
+	var lastProgress time.Time
+	live := len(e.srcs)
+	for live > 0 {
+		var c *chunk
+		select {
+		case c = <-chunks:
+		case <-ctx.Done():
+			return cause(ctx)
+		}
+		if err := e.process(ctx, c); err != nil {
+			cancel(err)
+			return err
+		}
+		if c.last {
+			live--
+			c.src.done = true
+			if !e.batch {
+				// A finished partition no longer holds the watermark back.
+				e.sourceWatermark(ctx, c.src, c.src.watermark(true))
+			}
+		}
+		if !e.batch {
+			if err := e.flushSinks(ctx); err != nil {
+				return err
+			}
+		}
+		if e.opts.Progress != nil && time.Since(lastProgress) >= e.opts.ProgressEvery {
+			lastProgress = time.Now()
+			e.opts.Progress(e.summary())
+		}
+	}
+	// The input is exhausted: the watermark jumps to the end of time and
+	// every window closes.
+	for _, s := range e.srcs {
+		if err := e.sourceWatermark(ctx, s, maxWatermark); err != nil {
+			return err
+		}
+	}
+	for _, k := range opened {
+		if err := k.finish(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func cause(ctx context.Context) error {
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return ctx.Err()
+}
+
+func (e *engine) process(ctx context.Context, c *chunk) error {
+	src := c.src
+	s := src.stage
+	e.read.Add(int64(len(c.recs) + len(c.bad)))
+	for i := range c.bad {
+		b := &c.bad[i]
+		if err := e.reject(ctx, b.raw, b.reason, s.st.Name, b.pos); err != nil {
+			return err
+		}
+	}
+	for i := range c.recs {
+		r := &c.recs[i]
+		for _, o := range s.outs {
+			if err := e.push(ctx, o, r); err != nil {
+				return err
+			}
+		}
+		if !e.batch && r.Time != record.NoTime {
+			if wm, moved := src.observe(r); moved {
+				if err := e.sourceWatermark(ctx, src, wm); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return e.firstSinkError()
+}
+
+// sourceWatermark moves a source's watermark and advances every stage
+// downstream, in topological order, so rows a window emits reach the next
+// window before its own watermark moves.
+func (e *engine) sourceWatermark(ctx context.Context, src *sourceRT, wm int64) error {
+	if wm <= src.stage.wm {
+		return nil
+	}
+	src.stage.wm = wm
+	for _, s := range e.stages[src.stage.st.Index+1:] {
+		if s.st.Kind == plan.SourceStage || len(s.st.Sources) == 0 {
+			continue
+		}
+		w := maxWatermark
+		for _, si := range s.st.Sources {
+			w = min(w, e.stages[si].wm)
+		}
+		if w <= s.wm {
+			continue
+		}
+		s.wm = w
+		if s.op != nil {
+			var err error
+			s.op.Advance(w, func(row window.Row) {
+				if err == nil {
+					err = e.emitRow(ctx, s, row)
+				}
+			})
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (e *engine) emitRow(ctx context.Context, s *stageRT, row window.Row) error {
+	vals := make([]any, 0, len(s.st.Out.Names))
+	t := record.NoTime
+	if s.st.Windowed {
+		vals = append(vals, time.Unix(0, row.Span.Start).UTC(), time.Unix(0, row.Span.End).UTC())
+		t = row.Span.End - 1
+	}
+	vals = append(vals, row.Key...)
+	vals = append(vals, row.Values...)
+	r := &record.Record{Values: vals, Time: t, Source: -1}
+	for _, o := range s.outs {
+		if err := e.push(ctx, o, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// push hands one record to a stage.
+func (e *engine) push(ctx context.Context, s *stageRT, r *record.Record) error {
+	st := s.st
+	switch st.Kind {
+	case plan.FilterStage:
+		ok, err := st.Filter.EvalBool(r)
+		if err != nil {
+			return e.rejectRecord(ctx, r, st, err)
+		}
+		if !ok {
+			return nil
+		}
+		for _, o := range s.outs {
+			if err := e.push(ctx, o, r); err != nil {
+				return err
+			}
+		}
+	case plan.MapStage:
+		vals := make([]any, len(st.Map))
+		for i, p := range st.Map {
+			v, err := p.Eval(r)
+			if err != nil {
+				return e.rejectRecord(ctx, r, st, fmt.Errorf("%s: %w", st.Out.Names[i], err))
+			}
+			vals[i] = v
+		}
+		out := &record.Record{Values: vals, Time: r.Time, Source: r.Source, Pos: r.Pos}
+		for _, o := range s.outs {
+			if err := e.push(ctx, o, out); err != nil {
+				return err
+			}
+		}
+	case plan.AggregateStage:
+		for i, slot := range st.GroupBy {
+			v := r.Get(slot)
+			if v == record.Absent {
+				v = nil
+			}
+			s.key[i] = v
+		}
+		for i, a := range st.Aggs {
+			if a.Arg == nil {
+				s.args[i] = nil
+				continue
+			}
+			v, err := a.Arg.Eval(r)
+			if err != nil {
+				return e.rejectRecord(ctx, r, st, fmt.Errorf("%s: %w", st.Out.Names[len(st.Out.Names)-len(st.Aggs)+i], err))
+			}
+			s.args[i] = v
+		}
+		if st.Windowed && r.Time == record.NoTime {
+			return e.rejectRecord(ctx, r, st, errors.New("record has no event time"))
+		}
+		late, err := s.op.Add(s.key, r.Time, s.args)
+		if err != nil {
+			return e.rejectRecord(ctx, r, st, err)
+		}
+		if late {
+			e.late.Add(1)
+			if st.LateToDLQ {
+				return e.rejectRecord(ctx, r, st, errors.New("late"))
+			}
+		}
+	case plan.SinkStage:
+		return s.sink.add(ctx, r)
+	}
+	return nil
+}
+
+func (e *engine) flushSinks(ctx context.Context) error {
+	for _, k := range e.sinks {
+		if err := k.send(ctx); err != nil {
+			return err
+		}
+	}
+	if e.dlq != nil {
+		return e.dlq.send(ctx)
+	}
+	return nil
+}
+
+func (e *engine) firstSinkError() error {
+	for _, k := range e.sinks {
+		if err := k.error(); err != nil {
+			return err
+		}
+	}
+	if e.dlq != nil {
+		return e.dlq.error()
+	}
+	return nil
+}

@@ -1,0 +1,159 @@
+package exec
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/flowctl/flowctl/plugins/sdk"
+	"github.com/flowctl/flowctl/runtime/plan"
+	"github.com/flowctl/flowctl/runtime/record"
+)
+
+// sinkRT feeds one sink from its own goroutine: the engine fills a batch of
+// rows and hands it over a bounded channel, so a slow sink slows the
+// engine down instead of growing a queue.
+type sinkRT struct {
+	st    *plan.Stage
+	sink  sdk.Sink
+	batch int
+
+	cols []string
+	rows [][]any
+
+	ch      chan sdk.Rows
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	err     error
+	written atomic.Int64
+	closed  bool
+}
+
+func (k *sinkRT) open(ctx context.Context) error {
+	k.sink = k.st.Plugin.NewSink()
+	req := sdk.SinkOpenRequest{Config: k.st.Config.JSON, Key: k.st.Key, Settings: sdk.Settings{Name: k.st.Name}}
+	if k.st.Out.Dyn == nil {
+		req.Columns = k.st.Out.Names
+	}
+	if err := k.sink.Open(ctx, req); err != nil {
+		return fmt.Errorf("sink %s: open: %w", k.st.Name, err)
+	}
+	k.ch = make(chan sdk.Rows, 2)
+	k.wg.Add(1)
+	go k.loop(ctx)
+	return nil
+}
+
+func (k *sinkRT) loop(ctx context.Context) {
+	defer k.wg.Done()
+	for rows := range k.ch {
+		if k.error() != nil {
+			continue // drain
+		}
+		if err := k.sink.Write(ctx, rows); err != nil {
+			k.setError(fmt.Errorf("sink %s: write: %w", k.st.Name, err))
+			continue
+		}
+		k.written.Add(int64(len(rows.Rows)))
+	}
+}
+
+func (k *sinkRT) setError(err error) {
+	k.mu.Lock()
+	if k.err == nil {
+		k.err = err
+	}
+	k.mu.Unlock()
+}
+
+func (k *sinkRT) error() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.err
+}
+
+// add appends a record to the pending batch.
+func (k *sinkRT) add(ctx context.Context, r *record.Record) error {
+	return k.addValues(ctx, r.Values)
+}
+
+func (k *sinkRT) addValues(ctx context.Context, vals []any) error {
+	cols := k.columns()
+	if len(vals) < len(cols) {
+		padded := make([]any, len(cols))
+		n := copy(padded, vals)
+		for i := n; i < len(cols); i++ {
+			padded[i] = record.Absent
+		}
+		vals = padded
+	}
+	if len(cols) != len(k.cols) && k.rows != nil {
+		// A schemaless layout grew: rows of one batch share their columns.
+		if err := k.send(ctx); err != nil {
+			return err
+		}
+	}
+	k.cols = cols
+	k.rows = append(k.rows, vals)
+	if len(k.rows) >= k.batch {
+		return k.send(ctx)
+	}
+	return nil
+}
+
+func (k *sinkRT) columns() []string {
+	if k.st.Out.Dyn != nil {
+		return k.st.Out.Dyn.Load().Names
+	}
+	return k.st.Out.Names
+}
+
+// send hands the pending batch to the sink goroutine.
+func (k *sinkRT) send(ctx context.Context) error {
+	if len(k.rows) == 0 {
+		return k.error()
+	}
+	rows := sdk.Rows{Columns: k.cols, Rows: k.rows}
+	k.rows = make([][]any, 0, k.batch)
+	select {
+	case k.ch <- rows:
+	case <-ctx.Done():
+		return cause(ctx)
+	}
+	return k.error()
+}
+
+// finish sends what is pending, waits for the sink goroutine and flushes.
+func (k *sinkRT) finish(ctx context.Context) error {
+	if err := k.send(ctx); err != nil {
+		return err
+	}
+	k.stop()
+	if err := k.error(); err != nil {
+		return err
+	}
+	if f, ok := k.sink.(sdk.Flusher); ok {
+		if err := f.Flush(ctx); err != nil {
+			return fmt.Errorf("sink %s: flush: %w", k.st.Name, err)
+		}
+	}
+	return nil
+}
+
+func (k *sinkRT) stop() {
+	if !k.closed {
+		k.closed = true
+		close(k.ch)
+		k.wg.Wait()
+	}
+}
+
+func (k *sinkRT) close(ctx context.Context) error {
+	k.stop()
+	if err := k.sink.Close(ctx); err != nil {
+		return fmt.Errorf("sink %s: close: %w", k.st.Name, err)
+	}
+	return nil
+}
+
