@@ -22,7 +22,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newValidate(), newRun(), newGraph(), newPlugins())
+	root.AddCommand(newValidate(), newRun(), newGraph(), newPlugins(), newBench())
 	return root
 }
 

@@ -15,6 +15,10 @@ import (
 type String struct {
 	Value string
 	Pos   diag.Pos
+	// Env names the environment variables interpolated into Value. When it
+	// is not empty Value may hold a secret: messages about it must name the
+	// variables, never print Value.
+	Env []string
 }
 
 // Duration is a Go-style duration ("90s", "5m") with its position.
@@ -36,10 +40,19 @@ type Bool struct {
 // position inside the expression maps back to the file: line k, byte c of
 // Text is at Lines[k] plus c columns. For folded block scalars, where lines
 // do not map back, Lines holds just the node's start.
+//
+// Plain and quoted scalars have one entry in Lines: the first character of
+// the text (after the opening quote). A quoted scalar whose Text spans
+// several lines (escapes, folding) still has one entry, so a consumer must
+// fall back to Pos for lines beyond len(Lines).
 type Expr struct {
 	Text  string
 	Pos   diag.Pos
 	Lines []diag.Pos
+	// Env names the environment variables interpolated into Text; columns
+	// after an interpolation on the same line are approximate, and Text
+	// must not be printed when Env is not empty.
+	Env []string
 }
 
 // Mode is the execution mode.
@@ -57,6 +70,7 @@ type Pipeline struct {
 	File       string // path as given
 	Dir        string // folder of File; `schema:` paths resolve against it
 	Version    int
+	VersionPos diag.Pos // position of the `version:` value
 	Name       String
 	Mode       String // one of the Mode values; defaults to batch
 	Trigger    *Trigger
@@ -66,6 +80,8 @@ type Pipeline struct {
 	Sinks      []*Sink
 	DeadLetter *PluginRef // nil when absent
 	Checkpoint Checkpoint
+
+	secrets []string // interpolated values, for Redact
 }
 
 // Trigger is the micro-batch trigger; exactly one field is set.
