@@ -44,6 +44,9 @@ func editDistance(a, b string, bound int) int {
 	for j := range prev {
 		prev[j] = j
 	}
+	// Every later row is at least min(this row's minimum, the previous
+	// row's minimum + 1), so the search can stop once that reaches bound.
+	prevMin := 0
 	for i := 1; i <= len(a); i++ {
 		cur[0] = i
 		rowMin := cur[0]
@@ -59,9 +62,10 @@ func editDistance(a, b string, bound int) int {
 			cur[j] = v
 			rowMin = min(rowMin, v)
 		}
-		if rowMin >= bound {
+		if min(rowMin, prevMin+1) >= bound {
 			return bound
 		}
+		prevMin = rowMin
 		prev2, prev, cur = prev, cur, prev2
 	}
 	return min(prev[len(b)], bound)
