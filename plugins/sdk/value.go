@@ -19,15 +19,15 @@ func FormatTime(t time.Time) string {
 	return t.UTC().Format(time.RFC3339Nano)
 }
 
-// AppendJSON appends v, one of the value types listed above, to buf as JSON
-// and returns the extended buffer:
+// AppendJSON appends v to buf as JSON and returns the extended buffer.
+// Each of the value types plugins exchange has one rendering:
 //
 //	nil                  null
 //	bool                 true, false
 //	int64, int, ...      a number
 //	float64, float32     the shortest number that reads back to the same
-//	                     float (as encoding/json writes it); NaN and ±Inf,
-//	                     which JSON cannot express, become null
+//	                     float, as encoding/json writes it (3.0 is "3");
+//	                     NaN and ±Inf, which JSON cannot express, are null
 //	string               a string, escaped as encoding/json does without
 //	                     HTML escaping; invalid UTF-8 becomes U+FFFD
 //	[]byte               a base64 (standard encoding) string
@@ -39,7 +39,8 @@ func FormatTime(t time.Time) string {
 //	map[string]any       an object with its keys sorted
 //	anything else        the string fmt's %v makes of it
 //
-// Scalars are appended without allocating when buf has room.
+// Scalars are appended without allocating when buf has room, except
+// decimals with more than 18 digits.
 func AppendJSON(buf []byte, v any) []byte {
 	switch v := v.(type) {
 	case nil:

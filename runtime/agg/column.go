@@ -17,7 +17,9 @@ import (
 // (8 to 24 bytes a slot) and do not allocate in Add. A Column is not safe
 // for concurrent use.
 type Column interface {
-	// Grow makes slots [0, n) valid; new slots are empty.
+	// Grow makes slots [0, n) valid; new slots are empty. Growing past
+	// the capacity allocates exactly n slots, so callers that add slots
+	// one by one should grow geometrically.
 	Grow(n int)
 	// Add adds v with event time t to slot i (see Acc.Add). v must have
 	// passed the Func's Check; a value that did not is ignored.
@@ -39,6 +41,12 @@ func (f *Func) NewColumn() Column {
 	case opCount:
 		return &countCol{noArg: f.noArg}
 	case opSum:
+		switch k {
+		case schema.Int, schema.Duration:
+			return &intSumCol{dur: k == schema.Duration}
+		case schema.Float:
+			return &floatSumCol{}
+		}
 		return &numCol{kind: k}
 	case opAvg:
 		scale := int32(-1)
@@ -66,7 +74,8 @@ func (f *Func) NewColumn() Column {
 	panic(fmt.Sprintf("agg: no column for op %d", f.op))
 }
 
-// grow returns s extended with zero values to length n.
+// grow returns s extended with zero values to length n. Past its capacity
+// it allocates exactly n, as callers grow geometrically.
 func grow[T any](s []T, n int) []T {
 	if n <= len(s) {
 		return s
@@ -77,7 +86,9 @@ func grow[T any](s []T, n int) []T {
 		clear(s[old:])
 		return s
 	}
-	return append(s, make([]T, n-len(s))...)
+	ns := make([]T, n)
+	copy(ns, s)
+	return ns
 }
 
 // bitset is a growable set of slots.
@@ -408,6 +419,149 @@ func (c *numCol) Result(i int) any {
 		return c.decTotal(i)
 	}
 	return nil
+}
+
+// intSumCol is sum of ints or durations: an int64 a slot, plus the excess
+// beyond the int64 range in an int128 for the rare slots that overflow.
+type intSumCol struct {
+	v    []int64
+	has  bitset
+	over map[int]int128
+	dur  bool
+}
+
+func (c *intSumCol) Grow(n int) {
+	c.v = grow(c.v, n)
+	c.has.grow(n)
+}
+
+func (c *intSumCol) Reset(i int) {
+	c.v[i] = 0
+	c.has.unset(i)
+	if c.over != nil {
+		delete(c.over, i)
+	}
+}
+
+func (c *intSumCol) Add(i int, v any, _ int64) {
+	var x int64
+	switch y := v.(type) {
+	case int64:
+		x = y
+	case time.Duration:
+		x = int64(y)
+	default:
+		var ok bool
+		if x, ok = toInt64(v); !ok {
+			return
+		}
+	}
+	c.add(i, x)
+}
+
+func (c *intSumCol) add(i int, x int64) {
+	c.has.set(i)
+	if r, ok := addInt64(c.v[i], x); ok {
+		c.v[i] = r
+		return
+	}
+	if c.over == nil {
+		c.over = make(map[int]int128)
+	}
+	o := c.over[i]
+	o.add64(c.v[i])
+	c.over[i] = o
+	c.v[i] = x
+}
+
+func (c *intSumCol) Merge(i int, src Column, j int) {
+	s, ok := src.(*intSumCol)
+	if !ok {
+		panic(mismatch(c, src))
+	}
+	if !s.has.has(j) {
+		return
+	}
+	c.add(i, s.v[j])
+	if s.over != nil {
+		if o, ok := s.over[j]; ok {
+			if c.over == nil {
+				c.over = make(map[int]int128)
+			}
+			x := c.over[i]
+			x.add(o)
+			c.over[i] = x
+		}
+	}
+}
+
+func (c *intSumCol) Result(i int) any {
+	if !c.has.has(i) {
+		return nil
+	}
+	total := int128{lo: uint64(c.v[i]), hi: c.v[i] >> 63}
+	if c.over != nil {
+		if o, ok := c.over[i]; ok {
+			total.add(o)
+		}
+	}
+	if c.dur {
+		v, ok := total.int64()
+		if !ok {
+			v = int64(durationOf(total.float64()))
+		}
+		return time.Duration(v)
+	}
+	return total.value()
+}
+
+// floatSumCol is sum of floats.
+type floatSumCol struct {
+	v   []float64
+	has bitset
+}
+
+func (c *floatSumCol) Grow(n int) {
+	c.v = grow(c.v, n)
+	c.has.grow(n)
+}
+
+func (c *floatSumCol) Reset(i int) {
+	c.v[i] = 0
+	c.has.unset(i)
+}
+
+func (c *floatSumCol) Add(i int, v any, _ int64) {
+	x, ok := v.(float64)
+	if !ok {
+		if x, ok = toFloat64(v); !ok {
+			n, ok := toInt64(v)
+			if !ok {
+				return
+			}
+			x = float64(n)
+		}
+	}
+	c.has.set(i)
+	c.v[i] += x
+}
+
+func (c *floatSumCol) Merge(i int, src Column, j int) {
+	s, ok := src.(*floatSumCol)
+	if !ok {
+		panic(mismatch(c, src))
+	}
+	if s.has.has(j) {
+		c.has.set(i)
+		c.v[i] += s.v[j]
+	}
+}
+
+func (c *floatSumCol) Result(i int) any {
+	if !c.has.has(i) {
+		return nil
+	}
+	return c.v[i]
 }
 
 // avgCol is the column of avg: a sum and a count.

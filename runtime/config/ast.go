@@ -15,10 +15,10 @@ import (
 type String struct {
 	Value string
 	Pos   diag.Pos
-	// Env names the environment variables interpolated into Value. When it
-	// is not empty Value may hold a secret: messages about it must name the
-	// variables, never print Value.
-	Env []string
+	// Env lists the environment variables interpolated into Value, as
+	// written ("${USER}, ${PASSWORD}"). When it is not empty Value may hold
+	// a secret: a message about it must show Env, never Value.
+	Env string
 }
 
 // Duration is a Go-style duration ("90s", "5m") with its position.
@@ -49,10 +49,10 @@ type Expr struct {
 	Text  string
 	Pos   diag.Pos
 	Lines []diag.Pos
-	// Env names the environment variables interpolated into Text; columns
-	// after an interpolation on the same line are approximate, and Text
-	// must not be printed when Env is not empty.
-	Env []string
+	// Env lists the environment variables interpolated into Text, as for
+	// String. Columns after an interpolation on the same line are
+	// approximate, and Text must not be printed when Env is not empty.
+	Env string
 }
 
 // Mode is the execution mode.

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -100,7 +101,7 @@ func (l *loader) pipeline(root *yaml.Node) *Pipeline {
 				p.Sources = append(p.Sources, s)
 			}
 		})
-		if len(p.Sources) == 0 && l.deref(v).Kind == yaml.SequenceNode {
+		if len(p.Sources) == 0 && l.deref(v).Kind == yaml.SequenceNode && !l.stopped {
 			l.diags.Add(l.pos(l.deref(v)), "sources", "a pipeline needs at least one source")
 		}
 	}
@@ -117,7 +118,7 @@ func (l *loader) pipeline(root *yaml.Node) *Pipeline {
 				p.Sinks = append(p.Sinks, s)
 			}
 		})
-		if len(p.Sinks) == 0 && l.deref(v).Kind == yaml.SequenceNode {
+		if len(p.Sinks) == 0 && l.deref(v).Kind == yaml.SequenceNode && !l.stopped {
 			l.diags.Add(l.pos(l.deref(v)), "sinks", "a pipeline needs at least one sink")
 		}
 	}
@@ -135,9 +136,14 @@ func (l *loader) pipeline(root *yaml.Node) *Pipeline {
 		p.Checkpoint.Every = Duration{Value: defaultCheckpointEvery, Pos: p.Checkpoint.Pos}
 	}
 	l.uniqueNames(p)
-	p.secrets = slices.Clone(l.secrets)
 	// Longest first, so that a secret containing another is hidden whole.
-	sort.SliceStable(p.secrets, func(i, j int) bool { return len(p.secrets[i]) > len(p.secrets[j]) })
+	p.secrets = slices.Clone(l.secrets)
+	slices.SortFunc(p.secrets, func(a, b string) int {
+		if len(a) != len(b) {
+			return len(b) - len(a)
+		}
+		return strings.Compare(a, b)
+	})
 	p.secrets = slices.Compact(p.secrets)
 	return p
 }
@@ -185,8 +191,8 @@ func (l *loader) trigger(n *yaml.Node, path string) *Trigger {
 		if v == nil {
 			continue
 		}
-		b := l.boolean(v, field(path, k))
-		if b.Set && !b.Value && !l.unusable(l.deref(v)) && l.deref(v).ShortTag() == "!!bool" {
+		b, ok := l.boolean(v, field(path, k))
+		if ok && !b.Value {
 			l.diags.Add(b.Pos, field(path, k), "must be true; to run continuously use every")
 		}
 		if k == "once" {
@@ -390,13 +396,13 @@ func (l *loader) exprMap(n *yaml.Node, path string) []MapField {
 	for _, e := range es {
 		k := l.deref(e.key)
 		if k.Kind != yaml.ScalarNode {
-			l.diags.Add(l.pos(k), path, "keys must be strings, got %s", kindName(k))
+			l.diags.Add(l.pos(e.key), path, "keys must be strings, got %s", kindName(k))
 			continue
 		}
 		fpath := field(path, k.Value)
 		name := String{Value: k.Value, Pos: l.pos(k)}
 		if in := l.env[k]; in != nil {
-			name.Env = in.names
+			name.Env = refList(in.names)
 		}
 		if !l.unusable(k) && !stageNameRE.MatchString(k.Value) {
 			l.diags.Add(name.Pos, path, "invalid field name %s: use letters, digits and _, not starting with a digit", l.quote(k))
@@ -563,8 +569,8 @@ func before(a, b diag.Pos) bool {
 // show renders a string for a message: quoted, or, when it came from the
 // environment, the variables it came from.
 func show(s String) string {
-	if len(s.Env) > 0 {
-		return "(from " + refList(s.Env) + ")"
+	if s.Env != "" {
+		return "(from " + s.Env + ")"
 	}
 	return strconv.Quote(s.Value)
 }

@@ -100,12 +100,13 @@ func (l *loader) interpolate(n *yaml.Node, path string) {
 	}
 	in := &interp{orig: n.Value}
 	for _, r := range refs {
+		if slices.Contains(in.names, r.name) {
+			continue
+		}
+		in.names = append(in.names, r.name)
 		if !r.found {
 			in.unset = true
 			l.diags.Add(l.refPos(n, in.orig, r.name), path, "environment variable %q is not set", r.name)
-		}
-		if !slices.Contains(in.names, r.name) {
-			in.names = append(in.names, r.name)
 		}
 	}
 	for _, v := range values {

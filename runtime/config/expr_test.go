@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -86,12 +87,12 @@ func TestExprLines(t *testing.T) {
 		{
 			name: "interpolated plain",
 			body: "    filter: a > ${A}\n",
-			want: Expr{Text: "a > 10", Pos: at(8, 13), Lines: lines(at(8, 13)), Env: []string{"A"}},
+			want: Expr{Text: "a > 10", Pos: at(8, 13), Lines: lines(at(8, 13)), Env: "${A}"},
 		},
 		{
 			name: "interpolated literal block keeps its lines",
 			body: "    filter: |-\n      a > ${A}\n      && b\n",
-			want: Expr{Text: "a > 10\n&& b", Pos: at(8, 13), Lines: lines(at(9, 7), at(10, 7)), Env: []string{"A"}},
+			want: Expr{Text: "a > 10\n&& b", Pos: at(8, 13), Lines: lines(at(9, 7), at(10, 7)), Env: "${A}"},
 		},
 		{
 			name: "a scalar that is not text",
@@ -129,67 +130,47 @@ func TestExprLines(t *testing.T) {
 	}
 }
 
-// TestLinesTable checks the line index against the YAML scanner's idea of
-// a line break.
-func TestLinesTable(t *testing.T) {
-	tests := []struct {
-		src       string
-		wantLines []string
-	}{
-		{"", []string{""}},
-		{"a", []string{"a"}},
-		{"a\n", []string{"a", ""}},
-		{"a\r\nb", []string{"a", "b"}},
-		{"a\rb\n", []string{"a", "b", ""}},
-		{"a\u2028b\u0085c", []string{"a", "b", "c"}},
-		{"\xEF\xBB\xBFa\nb", []string{"a", "b"}},
+// TestLoadBlocks checks the expressions of testdata/blocks.good.yaml, one
+// per way of writing a scalar, and byte columns after multibyte text.
+func TestLoadBlocks(t *testing.T) {
+	const file = "testdata/blocks.good.yaml"
+	src, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, tt := range tests {
-		lt := newLines([]byte(tt.src))
-		var got []string
-		for i := 1; i <= lt.count(); i++ {
-			got = append(got, string(lt.text(i)))
-		}
-		if diff := cmp.Diff(tt.wantLines, got); diff != "" {
-			t.Errorf("lines of %q (-want +got):\n%s", tt.src, diff)
-		}
+	p, ds := Load(file, src, nil)
+	if len(ds) > 0 {
+		t.Fatalf("unexpected diagnostics:\n%s", render(ds))
 	}
-	lt := newLines([]byte("ab\nxéy z\n"))
-	for _, c := range []struct{ line, col, want int }{
-		{1, 1, 1}, {1, 3, 3}, {2, 2, 2}, {2, 3, 4}, {2, 4, 5}, {2, 6, 7}, {2, 9, 10}, {9, 4, 4},
-	} {
-		if got := lt.byteCol(c.line, c.col); got != c.want {
-			t.Errorf("byteCol(%d, %d) = %d, want %d", c.line, c.col, got, c.want)
-		}
+	b := astBuilder{file}
+	e := func(text string, line, col int, lines ...diag.Pos) Expr {
+		return Expr{Text: text, Pos: b.at(line, col), Lines: lines}
 	}
-	for _, c := range []struct{ off, line, col int }{{0, 1, 1}, {2, 1, 3}, {3, 2, 1}, {8, 2, 6}} {
-		if line, col := lt.position(c.off); line != c.line || col != c.col {
-			t.Errorf("position(%d) = %d:%d, want %d:%d", c.off, line, col, c.line, c.col)
-		}
+	type got struct {
+		EventTime Expr
+		Filters   []Expr
+		Map       []MapField
+		GroupBy   []String
 	}
-}
-
-func TestClosest(t *testing.T) {
-	keys := []string{"name", "from", "filter", "map", "aggregate", "window", "group_by"}
-	tests := []struct {
-		in, want string
-		ok       bool
-	}{
-		{"filtr", "filter", true},
-		{"form", "from", true}, // a swap is one edit
-		{"Name", "name", true}, // case is ignored
-		{"grop_by", "group_by", true},
-		{"aggregates", "aggregate", true},
-		{"xyz", "", false},
-		{"windw", "window", true},
-		{"mpa", "map", true},
-		{"ma", "map", true},
-		{"grouping", "", false}, // three edits for eight letters is too many
+	want := got{
+		EventTime: e("ts", 6, 17, b.at(6, 18)),
+		Filters: []Expr{
+			e("amount > 0", 10, 13, b.at(10, 13)),
+			e("amount > 1", 13, 13, b.at(13, 14)),
+			e("amount > 2 &&\n  store != \"\"\n", 16, 13, b.at(17, 7), b.at(18, 7), b.at(19, 7)),
+			e("amount > 3 && store != \"\"", 21, 13, b.at(21, 13)),
+		},
+		Map: []MapField{
+			{Name: b.str("x", 27, 7), Expr: e("\namount * 2", 27, 10, b.at(28, 9), b.at(29, 9))},
+			{Name: b.str("y", 30, 7), Expr: e(`"é" + name`, 30, 10, b.at(30, 11))},
+		},
+		GroupBy: []String{b.str("größe", 33, 16), b.str("store", 33, 25)},
 	}
-	for _, tt := range tests {
-		got, ok := Closest(tt.in, keys)
-		if got != tt.want && tt.ok || ok != tt.ok {
-			t.Errorf("Closest(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
-		}
+	g := got{EventTime: *p.Sources[0].EventTime, Map: p.Transforms[4].Map, GroupBy: p.Transforms[5].GroupBy}
+	for _, tr := range p.Transforms[:4] {
+		g.Filters = append(g.Filters, *tr.Filter)
+	}
+	if diff := cmp.Diff(want, g); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
 	}
 }

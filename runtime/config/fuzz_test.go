@@ -50,8 +50,15 @@ func FuzzLoad(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, src []byte) {
 		const file = "fuzz.yaml"
-		_, ds := Load(file, src, env)
+		p, ds := Load(file, src, env)
 		n := countLines(src)
+		for _, e := range exprs(p) {
+			for _, pos := range e.Lines {
+				if pos.File != file || pos.Line < 1 || pos.Line > n+1 || pos.Col < 1 {
+					t.Errorf("expression %q: line position %s outside the file", e.Text, pos)
+				}
+			}
+		}
 		for i, d := range ds {
 			if d.Pos.File != file {
 				t.Errorf("diagnostic %q: file %q, want %q", d, d.Pos.File, file)
@@ -64,6 +71,31 @@ func FuzzLoad(f *testing.F) {
 			}
 		}
 	})
+}
+
+// exprs lists the expressions of p.
+func exprs(p *Pipeline) []*Expr {
+	if p == nil {
+		return nil
+	}
+	var out []*Expr
+	for _, s := range p.Sources {
+		if s.EventTime != nil {
+			out = append(out, s.EventTime)
+		}
+	}
+	for _, t := range p.Transforms {
+		if t.Filter != nil {
+			out = append(out, t.Filter)
+		}
+		for i := range t.Map {
+			out = append(out, &t.Map[i].Expr)
+		}
+		for i := range t.Aggregate {
+			out = append(out, &t.Aggregate[i].Expr)
+		}
+	}
+	return out
 }
 
 // countLines counts lines as YAML does: CRLF, CR, LF, NEL, LS and PS each

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -37,6 +38,9 @@ func Load(file string, src []byte, lookupEnv func(string) (string, bool)) (*Pipe
 		open:   map[*yaml.Node]bool{},
 	}
 	p := l.load()
+	if l.stopped {
+		l.diags = l.diags[:l.stopAt]
+	}
 	l.diags.Sort()
 	return p, l.diags
 }
@@ -73,20 +77,38 @@ type loader struct {
 	// counts the nodes the AST builder reads so that it can give up.
 	visits, budget int
 	stopped        bool
+	stopAt         int // diagnostics after this one describe a partial read
 }
 
 // yamlErrLine matches the line yaml.v3 puts in its syntax errors.
 var yamlErrLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-func (l *loader) load() (p *Pipeline) {
+func (l *loader) load() *Pipeline {
 	if bytes.HasPrefix(l.src, []byte{0xFE, 0xFF}) || bytes.HasPrefix(l.src, []byte{0xFF, 0xFE}) {
 		l.diags.Add(l.start(), "", "file is UTF-16; pipeline files must be UTF-8")
 		return nil
 	}
+	// The YAML reader rejects bad bytes without saying where; find them.
+	for off := 0; off < len(l.src); {
+		r, size := utf8.DecodeRune(l.src[off:])
+		bad := ""
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			bad = "invalid UTF-8; pipeline files must be UTF-8"
+		case !printable(r):
+			bad = fmt.Sprintf("character %U is not allowed in YAML", r)
+		}
+		if bad != "" {
+			line, col := l.lines.position(off)
+			l.diags.Add(diag.Pos{File: l.file, Line: line, Col: col}, "", "%s", bad)
+			return nil
+		}
+		off += size
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(l.src))
 	var doc yaml.Node
 	switch err := l.decode(dec, &doc); {
-	case err == io.EOF:
+	case errors.Is(err, io.EOF):
 		l.diags.Add(l.start(), "", "empty pipeline file")
 		return nil
 	case err != nil:
@@ -95,10 +117,9 @@ func (l *loader) load() (p *Pipeline) {
 	}
 	var extra yaml.Node
 	switch err := l.decode(dec, &extra); {
-	case err == io.EOF:
+	case errors.Is(err, io.EOF):
 	case err != nil:
-		l.syntaxError(err)
-		return nil
+		l.syntaxError(err) // in a second document; the first is still read
 	default:
 		l.diags.Add(l.pos(&extra), "", "a pipeline file holds one YAML document; found a second one")
 	}
@@ -183,6 +204,9 @@ func (l *loader) prepare(n *yaml.Node, path string) int {
 					seen[k.Value] = k
 				}
 				sub = field(path, k.Value)
+				if in := l.env[k]; in != nil {
+					sub = field(path, in.orig) // the value may be a secret
+				}
 			}
 			count += l.prepare(v, sub)
 		}
@@ -245,7 +269,7 @@ func (l *loader) quote(n *yaml.Node) string {
 
 // refList renders variable names as "${A}, ${B}".
 func refList(names []string) string {
-	var b bytes.Buffer
+	var b strings.Builder
 	for i, name := range names {
 		if i > 0 {
 			b.WriteString(", ")
@@ -253,4 +277,15 @@ func refList(names []string) string {
 		b.WriteString("${" + name + "}")
 	}
 	return b.String()
+}
+
+// printable reports whether YAML allows r in a document.
+func printable(r rune) bool {
+	switch {
+	case r == '\t', r == '\n', r == '\r', r == 0x85:
+		return true
+	case 0x20 <= r && r <= 0x7E, 0xA0 <= r && r <= 0xD7FF, 0xE000 <= r && r <= 0xFFFD, 0x10000 <= r && r <= 0x10FFFF:
+		return true
+	}
+	return false
 }

@@ -353,9 +353,9 @@ func TestLoadEnv(t *testing.T) {
 	}
 	b := astBuilder{file}
 	name := b.str("env_pipeline", 2, 7)
-	name.Env = []string{"PIPELINE_NAME"}
+	name.Env = "${PIPELINE_NAME}"
 	dir := b.str(".flowctl/env_pipeline", 2, 1)
-	dir.Env = []string{"PIPELINE_NAME"}
+	dir.Env = "${PIPELINE_NAME}"
 	got := struct {
 		Name, Dir     String
 		Lateness      Duration
@@ -437,5 +437,36 @@ func TestLoadNilEnvUsesProcessEnv(t *testing.T) {
 	p, ds := Load("p.yaml", src, nil)
 	if len(ds) > 0 || p.Name.Value != "from_process" {
 		t.Errorf("name %q, diagnostics:\n%s", p.Name.Value, render(ds))
+	}
+}
+
+func TestRedact(t *testing.T) {
+	env := map[string]string{"LONG": "hunter2-and-more", "SHORT": "hunter2", "TINY": "abc"}
+	src := `version: 1
+name: r
+sources:
+  - name: a
+    plugin: file
+    config: {a: "${SHORT}", b: "${LONG}", c: "${TINY}", d: "${SHORT}"}
+sinks: [{name: o, from: a, plugin: stdout}]
+`
+	p, ds := Load("r.yaml", []byte(src), func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if len(ds) > 0 {
+		t.Fatalf("unexpected diagnostics:\n%s", render(ds))
+	}
+	tests := []struct{ in, want string }{
+		{"dial hunter2-and-more: refused", "dial ***: refused"},
+		{"user hunter2, again hunter2", "user ***, again ***"},
+		{"abc is too short to hide", "abc is too short to hide"},
+		{"nothing secret", "nothing secret"},
+	}
+	for _, tt := range tests {
+		if got := p.Redact(tt.in); got != tt.want {
+			t.Errorf("Redact(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	var nilPipeline *Pipeline
+	if got := nilPipeline.Redact("x"); got != "x" {
+		t.Errorf("nil Redact = %q", got)
 	}
 }

@@ -26,6 +26,7 @@ func (l *loader) deref(n *yaml.Node) *yaml.Node {
 	if l.visits > l.budget && !l.stopped {
 		l.stopped = true
 		l.diags.Add(l.start(), "", "document too complex: aliases expand to too many nodes")
+		l.stopAt = len(l.diags)
 	}
 	return n
 }
@@ -46,7 +47,6 @@ func (l *loader) entries(n *yaml.Node, path string) []entry {
 		}
 	}
 	seen := map[string]bool{}
-	var merge func(m *yaml.Node, depth int)
 	add := func(k, v *yaml.Node, merged bool) {
 		if k.Kind == yaml.ScalarNode {
 			if seen[k.Value] || (merged && explicit[k.Value]) {
@@ -56,32 +56,43 @@ func (l *loader) entries(n *yaml.Node, path string) []entry {
 		}
 		out = append(out, entry{k, v})
 	}
-	merge = func(m *yaml.Node, depth int) {
+	// mergeValue merges the value of a `<<` key: a mapping or a list of
+	// them. A merged mapping's own keys win over those it merges in.
+	var mergeValue, mergeMapping func(v *yaml.Node, depth int)
+	mergeValue = func(v *yaml.Node, depth int) {
+		if v = l.deref(v); v.Kind == yaml.SequenceNode {
+			for _, c := range v.Content {
+				mergeMapping(c, depth)
+			}
+			return
+		}
+		mergeMapping(v, depth)
+	}
+	mergeMapping = func(m *yaml.Node, depth int) {
 		m = l.deref(m)
 		switch {
 		case depth > 8:
 			l.diags.Add(l.pos(m), path, "merge keys nested too deeply")
-		case m.Kind == yaml.MappingNode:
-			for i := 0; i+1 < len(m.Content) && !l.stopped; i += 2 {
-				k, v := m.Content[i], m.Content[i+1]
-				if isMerge(k) {
-					merge(v, depth+1)
-					continue
-				}
-				add(k, v, true)
-			}
-		case m.Kind == yaml.SequenceNode && depth == 0:
-			for _, c := range m.Content {
-				merge(c, depth+1)
-			}
-		default:
+			return
+		case m.Kind != yaml.MappingNode:
 			l.diags.Add(l.pos(m), path, "a merge key (<<) takes a mapping or a list of mappings, got %s", kindName(m))
+			return
+		}
+		for i := 0; i+1 < len(m.Content) && !l.stopped; i += 2 {
+			if k := m.Content[i]; !isMerge(k) {
+				add(k, m.Content[i+1], true)
+			}
+		}
+		for i := 0; i+1 < len(m.Content) && !l.stopped; i += 2 {
+			if isMerge(m.Content[i]) {
+				mergeValue(m.Content[i+1], depth+1)
+			}
 		}
 	}
 	for i := 0; i+1 < len(n.Content) && !l.stopped; i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if isMerge(k) {
-			merge(v, 0)
+			mergeValue(v, 0)
 			continue
 		}
 		add(k, v, false)
@@ -130,7 +141,7 @@ func (l *loader) fields(n *yaml.Node, path string, allowed []string, ignore ...s
 	for _, e := range l.entries(n, path) {
 		k := l.deref(e.key)
 		if k.Kind != yaml.ScalarNode {
-			l.diags.Add(l.pos(k), path, "keys must be strings, got %s", kindName(k))
+			l.diags.Add(l.pos(e.key), path, "keys must be strings, got %s", kindName(k))
 			continue
 		}
 		if len(ignore) > 0 && strings.HasPrefix(k.Value, ignore[0]) {
@@ -193,7 +204,7 @@ func (l *loader) str(n *yaml.Node, path string) (String, bool) {
 	n = l.deref(n)
 	s := String{Value: n.Value, Pos: l.pos(n)}
 	if in := l.env[n]; in != nil {
-		s.Env = in.names
+		s.Env = refList(in.names)
 	}
 	if l.unusable(n) {
 		return s, false
@@ -297,17 +308,19 @@ func (l *loader) duration(n *yaml.Node, path string, rule durationRule) Duration
 	return d
 }
 
-// boolean reads true or false.
-func (l *loader) boolean(n *yaml.Node, path string) Bool {
+// boolean reads true or false. It reports false when the value is
+// unusable, having reported why.
+func (l *loader) boolean(n *yaml.Node, path string) (Bool, bool) {
 	n = l.deref(n)
 	b := Bool{Pos: l.pos(n), Set: true}
 	if l.unusable(n) {
-		return b
+		return b, false
 	}
 	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" || n.Decode(&b.Value) != nil {
 		l.diags.Add(b.Pos, path, "expected a boolean, got %s", kindName(n))
+		return b, false
 	}
-	return b
+	return b, true
 }
 
 // list reads a non-empty list of strings; a single string is a list of
@@ -358,7 +371,7 @@ func (l *loader) expr(n *yaml.Node, path string) *Expr {
 	e := &Expr{Text: n.Value, Pos: l.pos(n)}
 	text := n.Value
 	if in := l.env[n]; in != nil {
-		e.Env = in.names
+		e.Env = refList(in.names)
 		text = in.orig
 	}
 	e.Lines = l.exprLines(n, text)

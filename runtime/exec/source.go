@@ -98,13 +98,8 @@ func (s *sourceRT) read(ctx context.Context, out chan<- *chunk, cancel context.C
 				}
 				r := record.Record{Values: vals, Time: record.NoTime, Source: int32(st.SourceIndex), Pos: m.Position}
 				if st.EventTime != nil {
-					v, err := st.EventTime.Eval(&r)
-					if err == nil {
-						var t int64
-						if t, err = toNanos(v); err == nil {
-							r.Time = t
-						}
-					}
+					t, err := st.EventTime.EvalTime(&r)
+					r.Time = t
 					if err != nil {
 						c.bad = append(c.bad, rejected{raw: rawOf(m), reason: "event_time: " + err.Error(), pos: m.Position})
 						continue
@@ -124,17 +119,6 @@ func (s *sourceRT) read(ctx context.Context, out chan<- *chunk, cancel context.C
 			return
 		}
 	}
-}
-
-func toNanos(v any) (int64, error) {
-	if v == nil || v == record.Absent {
-		return 0, errors.New("event time is null")
-	}
-	t, err := schema.ToTime(v)
-	if err != nil {
-		return 0, err
-	}
-	return t.UnixNano(), nil
 }
 
 // observe notes a record's event time on its partition and returns the

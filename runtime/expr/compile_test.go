@@ -538,3 +538,41 @@ func TestLimits(t *testing.T) {
 		})
 	}
 }
+
+// TestConcurrentCompile compiles with one env on many goroutines (for
+// -race): an Env is shared by every stage reading a source.
+func TestConcurrentCompile(t *testing.T) {
+	t.Parallel()
+	env := testEnv()
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for _, text := range []string{`amount * qty > 10`, `date(event_time)`, `upper(store_id)`} {
+				if _, ds := Compile(plain(text), env); ds.HasErrors() {
+					t.Error(ds.Err())
+				}
+			}
+			if _, ds := CompileAggregate(plain(`sum(amount)`), env); ds.HasErrors() {
+				t.Error(ds.Err())
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// TestFieldNamesThatAreNotIdentifiers are read with $env["name"].
+func TestFieldNamesThatAreNotIdentifiers(t *testing.T) {
+	t.Parallel()
+	env := NewEnv([]string{"event-time", "a b"}, []schema.Type{{Kind: schema.Timestamp}, {Kind: schema.Int}})
+	p := mustCompile(t, `year($env["event-time"]) + $env["a b"]`, env)
+	got, err := p.Eval(&record.Record{Values: []any{time.Date(2026, 3, 17, 0, 0, 0, 0, time.UTC), int64(1)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != int64(2027) {
+		t.Errorf("Eval = %v, want 2027", got)
+	}
+	if diff := cmp.Diff([]string{"event-time", "a b"}, p.Refs()); diff != "" {
+		t.Errorf("Refs (-want +got):\n%s", diff)
+	}
+}

@@ -96,12 +96,10 @@ var (
 	boolType     = reflect.TypeFor[bool]()
 	stringType   = reflect.TypeFor[string]()
 	int64Type    = reflect.TypeFor[int64]()
-	float64Type  = reflect.TypeFor[float64]()
 	timeType     = reflect.TypeFor[time.Time]()
 	durationType = reflect.TypeFor[time.Duration]()
 	decimalType  = reflect.TypeFor[decimal.Decimal]()
 	listType     = reflect.TypeFor[[]any]()
-	objectType   = reflect.TypeFor[map[string]any]()
 )
 
 // exprType is expr's static type for values of a schema type, as they are

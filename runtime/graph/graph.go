@@ -178,7 +178,7 @@ func (b *builder) connect() {
 			switch {
 			case in == nil:
 				hint := ""
-				if c, ok := config.Closest(ref.Value, names); ok && len(ref.Env) == 0 {
+				if c, ok := config.Closest(ref.Value, names); ok && ref.Env == "" {
 					hint = fmt.Sprintf(" (did you mean %q?)", c)
 					b.hints[n] = append(b.hints[n], b.g.byName[c])
 				}
@@ -439,8 +439,8 @@ func contains(list []*Node, n *Node) bool {
 
 // show renders a name for a message, hiding a value from the environment.
 func show(s config.String) string {
-	if len(s.Env) > 0 {
-		return "(from ${" + strings.Join(s.Env, "}, ${") + "})"
+	if s.Env != "" {
+		return "(from " + s.Env + ")"
 	}
 	return fmt.Sprintf("%q", s.Value)
 }

@@ -375,3 +375,20 @@ func TestQuote(t *testing.T) {
 		}
 	}
 }
+
+// TestEnvNamesHidden checks that a stage name from the environment is not
+// printed: it may be a secret.
+func TestEnvNamesHidden(t *testing.T) {
+	src := head + `sources: [{name: src, plugin: file}]
+sinks: [{name: out, from: [src, "${STAGE}"], plugin: stdout}]
+`
+	p, cds := config.Load("p.yaml", []byte(src), func(k string) (string, bool) { return "srcc", k == "STAGE" })
+	if len(cds) > 0 {
+		t.Fatalf("config.Load:\n%s", render(cds))
+	}
+	_, ds := Build(p)
+	want := "p.yaml:4:33: sinks[0].from[1]: unknown stage (from ${STAGE})\n"
+	if got := render(ds); got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}

@@ -407,11 +407,13 @@ func (c *compiler) aggregate(s *Stage, t *config.Transform, in Fields, env *expr
 		*c.ds = append(*c.ds, eds...)
 		typ := schema.Type{Kind: schema.Any, Optional: true}
 		if ag != nil {
-			argType := schema.Type{Kind: schema.Any, Optional: true}
-			if ag.Arg != nil {
-				argType = ag.Arg.Type()
+			var f *agg.Func
+			var err error
+			if ag.Arg == nil {
+				f, err = agg.NewNoArg(ag.Func)
+			} else {
+				f, err = agg.New(ag.Func, ag.Arg.Type(), ag.Param)
 			}
-			f, err := agg.New(ag.Func, argType, ag.Param)
 			if err != nil {
 				c.ds.Add(a.Expr.Pos, path+".aggregate."+a.Name.Value, "%v", err)
 			} else {

@@ -76,21 +76,34 @@ const (
 )
 
 // slot is the state of one key-window besides its accumulators, which live
-// at the same index in the operator's columns.
+// at the same index in the operator's columns (24 bytes). The window's End
+// is Start + Size for tumbling and sliding windows, math.MaxInt64 for
+// Global, and in o.sess for sessions (see Operator.end).
 type slot struct {
-	start, end int64
-	seq        uint64 // creation order: orders rows of windows with equal spans
-	key        int32  // index in o.keys
-	next       int32  // next window of the same key, or -1
-	gen        uint32 // bumped when freed, to invalidate session timers
-	flags      uint8
+	start int64
+	key   int32 // index in o.keys
+	next  int32 // next window of the same key, or -1
+	// ord is, for tumbling, sliding and global windows, the position in
+	// the window's bucket (its creation order among windows of the same
+	// span); for sessions, a generation bumped when the slot is freed, to
+	// invalidate timers.
+	ord   uint32
+	flags uint8
+}
+
+// sessionInfo is the extra state of a session window.
+type sessionInfo struct {
+	end int64
+	seq uint64 // creation order: orders rows of sessions with equal spans
+	due int64  // due time of the session's current timer
 }
 
 // keyState is one group key: its encoding and its windows, a list through
 // slot.next ordered by decreasing Start (tumbling, sliding, global).
 type keyState struct {
 	enc  string
-	head int32
+	head int32 // -1: no window; -2: free entry
+	hash uint32
 }
 
 // bucket holds the windows that end at end, in creation order.
@@ -118,14 +131,13 @@ type Operator struct {
 	mode     Emit
 	wm       int64
 
-	index    map[string]int32 // encoded key → index in keys
+	index    keyIndex // encoded key → index in keys
 	keys     []keyState
 	freeKeys []int32
 
 	slots     []slot
 	freeSlots []int32
 	live      int
-	seq       uint64
 
 	// Tumbling, sliding and global windows: buckets by End, ascending;
 	// buckets[:nclosed] are closed (End <= wm) and kept for late records.
@@ -133,16 +145,18 @@ type Operator struct {
 	nclosed    int
 	lastBucket *bucket
 
-	// Sessions: timers (see session.go) and the due time of each slot's
-	// current timer.
+	// Sessions: timers (see session.go), and per slot the creation order
+	// and the due time of its current timer.
 	timers []timer
-	due    []int64
+	sess   []sessionInfo
+	seq    uint64
 
 	pending []int32 // closed windows to emit again (fPending)
 	dirty   []int32 // open windows changed since the last Flush (fDirty)
 
 	// Scratch.
 	kbuf    []byte
+	dbuf    []byte
 	spans   []Span
 	tmp     []int32
 	closing []int32
@@ -163,7 +177,7 @@ func NewOperator(cfg Config) *Operator {
 		lateness: cfg.AllowedLateness,
 		mode:     cfg.Emit,
 		wm:       math.MinInt64,
-		index:    make(map[string]int32),
+		index:    newKeyIndex(),
 	}
 	o.cols = make([]agg.Column, len(o.aggs))
 	for i, f := range o.aggs {
@@ -179,6 +193,17 @@ func (o *Operator) Watermark() int64 { return o.wm }
 // OpenWindows returns how many key-windows the operator holds: open ones,
 // and closed ones kept for the allowed lateness.
 func (o *Operator) OpenWindows() int { return o.live }
+
+// end returns the End of key-window s.
+func (o *Operator) end(s int32) int64 {
+	switch o.spec.Kind {
+	case Session:
+		return o.sess[s].end
+	case Global:
+		return math.MaxInt64
+	}
+	return satAdd(o.slots[s].start, o.spec.Size)
+}
 
 // expired reports whether a window ending at end takes no more records.
 func (o *Operator) expired(end int64) bool { return satAdd(end, o.lateness) <= o.wm }
@@ -256,22 +281,34 @@ func (o *Operator) addAligned(t int64, args []any) (late bool) {
 	return false
 }
 
+// findKey returns the index of the key in o.kbuf and its hash; the index
+// is -1 if the key is new.
+func (o *Operator) findKey() (int32, uint32) {
+	h := o.index.hash(o.kbuf)
+	return o.index.find(o.keys, o.kbuf, h), h
+}
+
 // key returns the index of the key in o.kbuf, inserting it if new.
 func (o *Operator) key() int32 {
-	if k, ok := o.index[string(o.kbuf)]; ok {
+	k, h := o.findKey()
+	if k >= 0 {
 		return k
 	}
-	enc := string(o.kbuf)
+	return o.insertKey(h)
+}
+
+func (o *Operator) insertKey(h uint32) int32 {
+	ks := keyState{enc: string(o.kbuf), head: -1, hash: h}
 	var k int32
 	if n := len(o.freeKeys); n > 0 {
 		k = o.freeKeys[n-1]
 		o.freeKeys = o.freeKeys[:n-1]
-		o.keys[k] = keyState{enc: enc, head: -1}
+		o.keys[k] = ks
 	} else {
 		k = int32(len(o.keys))
-		o.keys = append(o.keys, keyState{enc: enc, head: -1})
+		o.keys = append(o.keys, ks)
 	}
-	o.index[enc] = k
+	o.index.insert(o.keys, k, h)
 	return k
 }
 
@@ -285,26 +322,33 @@ func (o *Operator) newSlot(k int32, sp Span) int32 {
 		s = int32(len(o.slots))
 		o.slots = append(o.slots, slot{})
 		if len(o.slots) > o.colLen {
-			o.colLen = max(64, len(o.slots)+len(o.slots)/4)
+			o.colLen = cap(o.slots) // grows geometrically
 			for _, c := range o.cols {
 				c.Grow(o.colLen)
 			}
 			if o.spec.Kind == Session {
-				o.due = grow(o.due, o.colLen)
+				o.sess = grow(o.sess, o.colLen)
 			}
 		}
 	}
-	o.slots[s] = slot{start: sp.Start, end: sp.End, seq: o.seq, key: k, next: -1, gen: o.slots[s].gen}
-	o.seq++
+	o.slots[s] = slot{start: sp.Start, key: k, next: -1, ord: o.slots[s].ord}
+	if o.spec.Kind == Session {
+		o.sess[s].end = sp.End
+		o.sess[s].seq = o.seq
+		o.seq++
+	}
 	o.live++
 	return s
 }
 
+// grow returns s extended with zero values to length exactly n.
 func grow[T any](s []T, n int) []T {
 	if n <= len(s) {
 		return s
 	}
-	return append(s, make([]T, n-len(s))...)
+	ns := make([]T, n)
+	copy(ns, s)
+	return ns
 }
 
 // freeSlot empties a key-window that is no longer linked.
@@ -313,7 +357,7 @@ func (o *Operator) freeSlot(s int32) {
 		c.Reset(int(s))
 	}
 	sl := &o.slots[s]
-	*sl = slot{gen: sl.gen + 1, next: -1}
+	*sl = slot{ord: sl.ord + 1, next: -1}
 	o.freeSlots = append(o.freeSlots, s)
 	o.live--
 }
@@ -334,8 +378,8 @@ func (o *Operator) unlink(s int32) {
 		}
 	}
 	if ks.head < 0 {
-		delete(o.index, ks.enc)
-		*ks = keyState{head: -1}
+		o.index.remove(o.keys, k, ks.hash)
+		*ks = keyState{head: -2}
 		o.freeKeys = append(o.freeKeys, k)
 	}
 }
@@ -353,7 +397,7 @@ func (o *Operator) accumulate(s int32, t int64, args []any) {
 func (o *Operator) touch(s int32) {
 	sl := &o.slots[s]
 	switch {
-	case sl.end <= o.wm:
+	case o.end(s) <= o.wm:
 		if sl.flags&fPending == 0 {
 			sl.flags |= fPending
 			o.pending = append(o.pending, s)
@@ -384,14 +428,16 @@ func (o *Operator) addToBucket(end int64, s int32) {
 		}
 		o.lastBucket = b
 	}
+	o.slots[s].ord = uint32(len(b.slots))
 	b.slots = append(b.slots, s)
 }
 
-// Advance moves the watermark to wm; it is ignored if wm is not ahead of
-// the watermark. It first emits the rows of closed windows updated since
-// their last row, then closes the windows with End <= wm, emitting their
-// final rows, and drops the windows with End + AllowedLateness <= wm.
-// Rows are emitted in order of End, Start, and first arrival.
+// Advance first emits the rows of closed windows updated since their last
+// row (Final=true). Then, if wm is ahead of the watermark (the watermark
+// never goes back), it moves the watermark to wm, closes the windows with
+// End <= wm, emitting their rows (Final=true, with either emit mode), and
+// drops the windows with End + AllowedLateness <= wm. Rows are emitted in
+// order of End, Start, and first arrival.
 func (o *Operator) Advance(wm int64, emit func(Row)) {
 	o.emitPending(emit)
 	if wm <= o.wm {
@@ -444,7 +490,7 @@ func (o *Operator) Flush(emit func(Row)) {
 			continue // emitted already, closed, or freed
 		}
 		sl.flags &^= fDirty
-		if sl.end > o.wm {
+		if o.end(s) > o.wm {
 			o.emitRow(s, false, emit)
 		}
 	}
@@ -470,22 +516,27 @@ func (o *Operator) emitPending(emit func(Row)) {
 // sortSlots orders key-windows by End, Start, then creation. A slot listed
 // twice (freed and reused) sorts next to itself.
 func (o *Operator) sortSlots(ss []int32) {
+	session := o.spec.Kind == Session
 	slices.SortFunc(ss, func(a, b int32) int {
 		x, y := &o.slots[a], &o.slots[b]
-		if c := cmp.Compare(x.end, y.end); c != 0 {
+		if c := cmp.Compare(o.end(a), o.end(b)); c != 0 {
 			return c
 		}
 		if c := cmp.Compare(x.start, y.start); c != 0 {
 			return c
 		}
-		return cmp.Compare(x.seq, y.seq)
+		if session {
+			return cmp.Compare(o.sess[a].seq, o.sess[b].seq)
+		}
+		return cmp.Compare(x.ord, y.ord)
 	})
 }
 
 func (o *Operator) emitRow(s int32, final bool, emit func(Row)) {
 	sl := &o.slots[s]
 	kv := o.keyVals[:0]
-	b := []byte(o.keys[sl.key].enc)
+	o.dbuf = append(o.dbuf[:0], o.keys[sl.key].enc...)
+	b := o.dbuf
 	for len(b) > 0 {
 		v, rest, err := agg.DecodeKey(b)
 		if err != nil {
@@ -501,7 +552,7 @@ func (o *Operator) emitRow(s int32, final bool, emit func(Row)) {
 		vals[len(kv)+j] = c.Result(int(s))
 	}
 	emit(Row{
-		Span:   Span{sl.start, sl.end},
+		Span:   Span{sl.start, o.end(s)},
 		Key:    vals[:len(kv):len(kv)],
 		Values: vals[len(kv):],
 		Final:  final,

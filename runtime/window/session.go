@@ -10,10 +10,17 @@ import "slices"
 // session that overlaps it is not expired, so neither is the merge.
 //
 // Each session has one current timer in o.timers, due at its End while it
-// is open and at End + AllowedLateness once closed; o.due[s] is that time.
+// is open and at End + AllowedLateness once closed; o.sess[s].due is that
+// time.
 // A session only grows, so its due time only grows, except when merging
 // reopens a closed session; timers are therefore rescheduled lazily: a
 // timer that fires before its session's current due time is pushed again.
+//
+// With allowed lateness, a late record may merge sessions whose rows were
+// already emitted: the merged session's row is emitted (when it closes, or
+// at once if it is closed), but rows emitted earlier for the spans it
+// absorbed are not retracted. An upsert sink keyed by window_start
+// overwrites the row of the session whose start the merge kept.
 
 // timer is an entry of the session timer heap.
 type timer struct {
@@ -24,11 +31,11 @@ type timer struct {
 
 func (o *Operator) addSession(t int64, args []any) (late bool) {
 	lo, hi := t, satAdd(t, o.spec.Gap)
-	k, known := o.index[string(o.kbuf)]
+	k, h := o.findKey()
 	o.tmp = o.tmp[:0]
-	if known {
+	if k >= 0 {
 		for s := o.keys[k].head; s >= 0; s = o.slots[s].next {
-			if sl := &o.slots[s]; sl.start < hi && lo < sl.end {
+			if o.slots[s].start < hi && lo < o.sess[s].end {
 				o.tmp = append(o.tmp, s)
 			}
 		}
@@ -37,8 +44,8 @@ func (o *Operator) addSession(t int64, args []any) (late bool) {
 		if o.expired(hi) {
 			return true
 		}
-		if !known {
-			k = o.key()
+		if k < 0 {
+			k = o.insertKey(h)
 		}
 		s := o.newSlot(k, Span{lo, hi})
 		o.slots[s].next = o.keys[k].head
@@ -54,12 +61,12 @@ func (o *Operator) addSession(t int64, args []any) (late bool) {
 	}
 	dst := o.tmp[0]
 	for _, s := range o.tmp[1:] {
-		if o.slots[s].seq < o.slots[dst].seq {
+		if o.sess[s].seq < o.sess[dst].seq {
 			dst = s
 		}
 	}
 	for _, s := range o.tmp {
-		lo, hi = min(lo, o.slots[s].start), max(hi, o.slots[s].end)
+		lo, hi = min(lo, o.slots[s].start), max(hi, o.sess[s].end)
 		if s == dst {
 			continue
 		}
@@ -70,11 +77,11 @@ func (o *Operator) addSession(t int64, args []any) (late bool) {
 		o.freeSlot(s)
 	}
 	d := &o.slots[dst]
-	d.start, d.end = lo, hi
+	d.start, o.sess[dst].end = lo, hi
 	if d.flags&fClosed != 0 && hi > o.wm {
 		// Merged with an open session: open again.
 		d.flags &^= fClosed | fPending
-		if o.due[dst] > hi {
+		if o.sess[dst].due > hi {
 			o.setTimer(dst, hi)
 		}
 	}
@@ -90,13 +97,14 @@ func (o *Operator) advanceSessions(emit func(Row)) {
 		e := o.popTimer()
 		s := e.slot
 		sl := &o.slots[s]
-		if sl.gen != e.gen || o.due[s] != e.due {
+		if sl.ord != e.gen || o.sess[s].due != e.due {
 			continue // the session was freed or has a newer timer
 		}
-		purgeAt := satAdd(sl.end, o.lateness)
+		end := o.sess[s].end
+		purgeAt := satAdd(end, o.lateness)
 		if sl.flags&fClosed == 0 {
-			if sl.end > e.due {
-				o.setTimer(s, sl.end) // extended since
+			if end > e.due {
+				o.setTimer(s, end) // extended since
 				continue
 			}
 			sl.flags |= fClosed
@@ -127,8 +135,8 @@ func (o *Operator) advanceSessions(emit func(Row)) {
 
 // setTimer makes due the time of session s's current timer.
 func (o *Operator) setTimer(s int32, due int64) {
-	o.due[s] = due
-	o.timers = append(o.timers, timer{due: due, slot: s, gen: o.slots[s].gen})
+	o.sess[s].due = due
+	o.timers = append(o.timers, timer{due: due, slot: s, gen: o.slots[s].ord})
 	// Sift up.
 	h := o.timers
 	i := len(h) - 1

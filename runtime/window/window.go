@@ -112,7 +112,7 @@ func (s Spec) Assign(t int64, buf []Span) []Span {
 		first := last
 		for i := int64(1); i < n; i++ {
 			prev := first - s.Slide
-			if prev > first || satAdd(prev, s.Size) <= t {
+			if prev > first || t-prev >= s.Size {
 				break // left the int64 range, or no longer contains t
 			}
 			first = prev

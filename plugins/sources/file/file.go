@@ -152,9 +152,9 @@ func (s *Source) Read(ctx context.Context) (sdk.Batch, error) {
 	if s.done {
 		return sdk.Batch{}, sdk.ErrEndOfInput
 	}
-	est := s.batchMessages
+	est := min(s.batchMessages, 256) // grows as needed in the first batch
 	if s.avgRec > 0 {
-		est = min(est, s.batchBytes/s.avgRec+1)
+		est = min(s.batchMessages, s.batchBytes/s.avgRec+1)
 	}
 	b := batch{msgs: make([]sdk.Message, 0, est), maxMsgs: s.batchMessages, maxBytes: s.batchBytes}
 	for !b.full() {
@@ -260,6 +260,7 @@ type stream struct {
 
 	chunkSize   int
 	recordLimit int
+	sizeHint    int // if > 0, the size of the next chunk: small files get small ones
 
 	// csv only
 	csv     *csv.Reader
@@ -286,6 +287,18 @@ func (s *Source) openStream(path string) (*stream, error) {
 
 func (s *Source) start(st *stream) error {
 	gz := strings.HasSuffix(st.path, ".gz")
+	// A payload keeps its whole chunk alive, so a small file must not get
+	// a full-size one. One byte more than the file lets the first fill
+	// see the end.
+	fi, err := st.f.Stat()
+	if err != nil {
+		return err
+	}
+	if gz {
+		st.sizeHint = int(min(fi.Size()*8, int64(st.chunkSize)))
+	} else {
+		st.sizeHint = int(min(fi.Size()+1, int64(st.chunkSize)))
+	}
 	if gz {
 		zr, err := gzip.NewReader(st.f)
 		switch {
@@ -338,7 +351,11 @@ func (st *stream) fill() error {
 		if rest > st.recordLimit {
 			return &tooLongError{}
 		}
-		nb := make([]byte, rest, max(st.chunkSize, 2*rest))
+		size := st.chunkSize
+		if st.sizeHint > 0 {
+			size, st.sizeHint = st.sizeHint, 0
+		}
+		nb := make([]byte, rest, max(size, 2*rest))
 		copy(nb, st.buf[st.pos:])
 		st.served = max(st.served-st.pos, 0)
 		st.base += int64(st.pos)
@@ -423,7 +440,7 @@ func (st *stream) readLines(b *batch) (more bool, err error) {
 	return true, nil
 }
 
-// blank reports whether line holds only spaces and tabs.
+// blank reports whether line holds only ASCII white space.
 func blank(line []byte) bool {
 	for _, c := range line {
 		switch c {
@@ -456,6 +473,7 @@ func (st *stream) seek(p sdk.Position) error {
 		return err
 	}
 	st.base, st.line, st.bomChecked = p.Offset, p.Line+1, true
+	st.sizeHint = int(min(fi.Size()-p.Offset+1, int64(st.chunkSize)))
 	return nil
 }
 

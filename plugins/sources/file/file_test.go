@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -320,6 +321,28 @@ func TestResumeSeveralPartitions(t *testing.T) {
 type logFunc func(string)
 
 func (f logFunc) Printf(format string, args ...any) { f(fmt.Sprintf(format, args...)) }
+
+// TestSmallFilesSmallBuffers guards against a full-size chunk per small
+// file: every payload keeps its chunk alive. Not parallel, so that the
+// allocation count is this test's alone.
+func TestSmallFilesSmallBuffers(t *testing.T) {
+	for _, tc := range []struct{ glob, format string }{
+		{"testdata/parts/*", "json"},
+		{"testdata/events.jsonl.gz", "json"},
+		{"testdata/orders.csv", "csv"},
+	} {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		msgs := mustReadAll(t, limits{}, tc.glob, tc.format)
+		runtime.ReadMemStats(&after)
+		if len(msgs) == 0 {
+			t.Fatalf("%s: no messages", tc.glob)
+		}
+		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 128<<10 {
+			t.Errorf("reading %s allocated %d KiB", tc.glob, alloc>>10)
+		}
+	}
+}
 
 func TestSortedGlobOrder(t *testing.T) {
 	t.Parallel()
