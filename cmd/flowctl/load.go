@@ -17,12 +17,14 @@ func compile(w io.Writer, file string, mode config.Mode) (*plan.Plan, diag.Diagn
 		return nil, nil, failed(err)
 	}
 	p, ds := config.LoadFile(file)
-	if ds.HasErrors() || p == nil {
-		printDiags(w, ds)
-		return nil, ds, &codeError{code: exitError, err: errReported}
+	var pl *plan.Plan
+	if p != nil {
+		// The loader returns what it could build even with errors, so the
+		// graph, schema and expression checks report their problems too.
+		var pds diag.Diagnostics
+		pl, pds = plan.Compile(p, cat, mode)
+		ds = append(ds, pds...)
 	}
-	pl, pds := plan.Compile(p, cat, mode)
-	ds = append(ds, pds...)
 	ds.Sort()
 	printDiags(w, ds)
 	if ds.HasErrors() {

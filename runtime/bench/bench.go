@@ -106,7 +106,7 @@ func Generate(path string, n int) error {
 		buf = append(buf, `.com/item?id=`...)
 		buf = strconv.AppendInt(buf, int64(r.IntN(1e6)), 10)
 		buf = append(buf, `","date_time":"`...)
-		buf = start.Add(time.Duration(i) * time.Millisecond).AppendFormat(buf, time.RFC3339Nano)
+		buf = start.Add(time.Duration(i)*time.Millisecond).AppendFormat(buf, time.RFC3339Nano)
 		buf = append(buf, `","extra":""}`...)
 		buf = append(buf, '\n')
 		if _, err := w.Write(buf); err != nil {

@@ -149,7 +149,7 @@ func (l *loader) fields(n *yaml.Node, path string, allowed []string, ignore ...s
 		}
 		if !slices.Contains(allowed, k.Value) {
 			hint := ""
-			if c, ok := Closest(k.Value, allowed); ok && l.env[k] == nil {
+			if c, ok := diag.Closest(k.Value, allowed); ok && l.env[k] == nil {
 				hint = ` (did you mean "` + c + `"?)`
 				f.hints = append(f.hints, c)
 			}
@@ -256,7 +256,7 @@ func (l *loader) enum(n *yaml.Node, path, what string, allowed []string) String 
 	if !ok || slices.Contains(allowed, s.Value) {
 		return s
 	}
-	if hint := didYouMean(s.Value, allowed); hint != "" && l.env[n] == nil {
+	if hint := diag.Hint(s.Value, allowed); hint != "" && l.env[n] == nil {
 		l.diags.Add(s.Pos, path, "invalid %s %s%s", what, l.quote(n), hint)
 	} else {
 		l.diags.Add(s.Pos, path, "invalid %s %s; want %s", what, l.quote(n), orList(allowed))

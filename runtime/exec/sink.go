@@ -156,4 +156,3 @@ func (k *sinkRT) close(ctx context.Context) error {
 	}
 	return nil
 }
-

@@ -79,7 +79,7 @@ func CompileAggregate(e config.Expr, env *Env) (*Aggregate, diag.Diagnostics) {
 	}
 	a := &Aggregate{Func: name, Pos: m.rune(nameNode.Location().From)}
 	if !isAggregate(name) {
-		ds.Add(a.Pos, "", "unknown aggregate %q%s; aggregates are %s", name, suggest(name, aggregateFuncs), strings.Join(aggregateFuncs, ", "))
+		ds.Add(a.Pos, "", "unknown aggregate %q%s; aggregates are %s", name, diag.Hint(name, aggregateFuncs), strings.Join(aggregateFuncs, ", "))
 		return nil, ds
 	}
 	switch {

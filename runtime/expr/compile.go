@@ -175,7 +175,7 @@ func checkDiags(m *mapper, tree *parser.Tree, err error) diag.Diagnostics {
 	msg := cleanMessage(fe.Message)
 	if name, ok := strings.CutPrefix(msg, "unknown field "); ok {
 		if names := memberNames(tree.Node, fe.From); names != nil {
-			msg = fmt.Sprintf("unknown field %q%s", name, suggest(name, names))
+			msg = fmt.Sprintf("unknown field %q%s", name, diag.Hint(name, names))
 		}
 	}
 	var ds diag.Diagnostics

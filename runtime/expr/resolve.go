@@ -47,7 +47,7 @@ func (r *resolver) bound(name string) bool { return slices.Contains(r.vars, name
 func (r *resolver) ref(node ast.Node, name string) {
 	if r.env.isTyped() {
 		if _, _, ok := r.env.field(name); !ok {
-			r.errorf(node, "unknown name %q%s", name, suggest(name, r.env.fieldNames()))
+			r.errorf(node, "unknown name %q%s", name, diag.Hint(name, r.env.fieldNames()))
 			return
 		}
 	}
@@ -165,7 +165,7 @@ func (r *resolver) call(node *ast.Node, n *ast.CallNode, id *ast.IdentifierNode)
 		ast.Patch(node, b)
 		return
 	}
-	r.errorf(id, "unknown function %q%s", name, suggest(name, r.functionNames()))
+	r.errorf(id, "unknown function %q%s", name, diag.Hint(name, r.functionNames()))
 }
 
 // functionNames lists the functions an expression may call, for hints.

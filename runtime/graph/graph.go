@@ -178,7 +178,7 @@ func (b *builder) connect() {
 			switch {
 			case in == nil:
 				hint := ""
-				if c, ok := config.Closest(ref.Value, names); ok && ref.Env == "" {
+				if c, ok := diag.Closest(ref.Value, names); ok && ref.Env == "" {
 					hint = fmt.Sprintf(" (did you mean %q?)", c)
 					b.hints[n] = append(b.hints[n], b.g.byName[c])
 				}

@@ -198,7 +198,8 @@ func (c *compiler) node(n *graph.Node) {
 	case graph.TransformNode:
 		c.transform(n)
 	case graph.SinkNode:
-		s := c.sinkStage(n.Name, &n.Sink.PluginRef, fmt.Sprintf("sinks[%d]", indexOf(c.plan.Pipeline.Sinks, n.Sink)))
+		path := fmt.Sprintf("sinks[%d]", indexOf(c.plan.Pipeline.Sinks, n.Sink))
+		s := c.sinkStage(n.Name, &n.Sink.PluginRef, path)
 		if s == nil {
 			return
 		}
@@ -207,10 +208,20 @@ func (c *compiler) node(n *graph.Node) {
 		c.inputs(s, n)
 		for _, k := range n.Sink.Key {
 			if s.Out.Dyn == nil && s.Out.index(k.Value) < 0 {
-				c.ds.Add(k.Pos, "", "key field %q is not a field of %s's input%s", k.Value, n.Name, diag.Hint(k.Value, s.Out.Names))
+				c.ds.Add(k.Pos, path+".key", "key field %q is not a field of %s's input%s", k.Value, n.Name, diag.Hint(k.Value, s.Out.Names))
 			}
 			s.Key = append(s.Key, k.Value)
 		}
+	}
+}
+
+// addAt adds diagnostics that have no path of their own under path.
+func (c *compiler) addAt(path string, ds diag.Diagnostics) {
+	for _, d := range ds {
+		if d.Path == "" {
+			d.Path = path
+		}
+		*c.ds = append(*c.ds, d)
 	}
 }
 
@@ -253,7 +264,7 @@ func (c *compiler) source(n *graph.Node) {
 	}
 	if src.EventTime != nil {
 		prog, eds := expr.CompileTime(*src.EventTime, s.Out.Env())
-		*c.ds = append(*c.ds, eds...)
+		c.addAt(path+".event_time", eds)
 		s.EventTime = prog
 	}
 	s.Lateness = int64(src.Watermark.Lateness.Value)
@@ -335,14 +346,14 @@ func (c *compiler) transform(n *graph.Node) {
 	case t.Filter != nil:
 		s.Kind = FilterStage
 		prog, eds := expr.CompileBool(*t.Filter, env)
-		*c.ds = append(*c.ds, eds...)
+		c.addAt(path+".filter", eds)
 		s.Filter = prog
 	case len(t.Map) > 0:
 		s.Kind = MapStage
 		out := Fields{}
 		for _, mf := range t.Map {
 			prog, eds := expr.Compile(mf.Expr, env)
-			*c.ds = append(*c.ds, eds...)
+			c.addAt(path+".map."+mf.Name.Value, eds)
 			s.Map = append(s.Map, prog)
 			typ := schema.Type{Kind: schema.Any, Optional: true}
 			if prog != nil {
@@ -404,7 +415,7 @@ func (c *compiler) aggregate(s *Stage, t *config.Transform, in Fields, env *expr
 	for _, a := range t.Aggregate {
 		claim(a.Name.Value, a.Name.Pos)
 		ag, eds := expr.CompileAggregate(a.Expr, env)
-		*c.ds = append(*c.ds, eds...)
+		c.addAt(path+".aggregate."+a.Name.Value, eds)
 		typ := schema.Type{Kind: schema.Any, Optional: true}
 		if ag != nil {
 			var f *agg.Func

@@ -31,8 +31,13 @@ func Load(path string) (*Schema, diag.Diagnostics) {
 	return Parse(path, src)
 }
 
-// maxNesting bounds how deeply objects may nest in a schema file.
-const maxNesting = 32
+// maxNesting bounds how deeply objects may nest in a schema file, and
+// maxFields how many fields (members of nested objects included) it may
+// declare, aliases expanded.
+const (
+	maxNesting = 32
+	maxFields  = 10000
+)
 
 // Parse parses a schema file's text; file names it in diagnostics. It
 // reports every problem it finds, each positioned at the offending key or
@@ -48,10 +53,12 @@ func Parse(file string, src []byte) (*Schema, diag.Diagnostics) {
 }
 
 type fileParser struct {
-	file  string
-	src   []byte
-	lines []int // byte offset of the start of each line
-	ds    diag.Diagnostics
+	file   string
+	src    []byte
+	lines  []int // byte offset of the start of each line
+	ds     diag.Diagnostics
+	active map[*yaml.Node]bool // mappings being read, to catch alias cycles
+	count  int                 // fields read so far
 }
 
 func (p *fileParser) parse() (s *Schema) {
@@ -159,6 +166,15 @@ func (p *fileParser) fields(n *yaml.Node, path string, depth int) []Field {
 		p.ds.Add(p.pos(n), path, "no fields declared")
 		return nil
 	}
+	if p.active[n] {
+		p.ds.Add(p.pos(n), path, "object contains itself (through an alias)")
+		return nil
+	}
+	if p.active == nil {
+		p.active = map[*yaml.Node]bool{}
+	}
+	p.active[n] = true
+	defer delete(p.active, n)
 	var fields []Field
 	seen := map[string]*yaml.Node{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -173,6 +189,12 @@ func (p *fileParser) fields(n *yaml.Node, path string, depth int) []Field {
 			continue
 		}
 		fpath := path + "." + name
+		if p.count++; p.count > maxFields {
+			if p.count == maxFields+1 {
+				p.ds.Add(p.pos(k), fpath, "too many fields (more than %d, aliases expanded)", maxFields)
+			}
+			return fields
+		}
 		if first, dup := seen[name]; dup {
 			p.ds.Add(p.pos(k), fpath, "duplicate field %q (first at line %d)", name, first.Line)
 			continue
