@@ -11,12 +11,12 @@ import (
 
 // compile loads and compiles a pipeline file, printing every diagnostic to
 // w. It returns an error when there are errors (warnings alone pass).
-func compile(w io.Writer, file string, mode config.Mode) (*plan.Plan, diag.Diagnostics, error) {
+func compile(w io.Writer, file string, mode config.Mode, sets ...string) (*plan.Plan, diag.Diagnostics, error) {
 	cat, err := newCatalog()
 	if err != nil {
 		return nil, nil, failed(err)
 	}
-	p, ds := config.LoadFile(file)
+	p, ds := config.LoadFileWith(file, config.Options{Sets: sets})
 	var pl *plan.Plan
 	if p != nil {
 		// The loader returns what it could build even with errors, so the

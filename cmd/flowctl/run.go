@@ -13,7 +13,10 @@ import (
 )
 
 func newRun() *cobra.Command {
-	var mode string
+	var (
+		mode string
+		sets []string
+	)
 	cmd := &cobra.Command{
 		Use:   "run FILE",
 		Short: "Run a pipeline",
@@ -23,7 +26,7 @@ func newRun() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			pl, _, err := compile(cmd.ErrOrStderr(), args[0], m)
+			pl, _, err := compile(cmd.ErrOrStderr(), args[0], m, sets...)
 			if err != nil {
 				return err
 			}
@@ -41,5 +44,6 @@ func newRun() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&mode, "mode", "", "override the pipeline's mode: batch, micro-batch or stream")
+	cmd.Flags().StringArrayVar(&sets, "set", nil, "override a value of the pipeline file: path=value, e.g. sources.orders.config.path=in/*.jsonl (repeatable)")
 	return cmd
 }

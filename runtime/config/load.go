@@ -26,10 +26,26 @@ import (
 // far as the file allows, so that later checks can add their own
 // diagnostics; values that were invalid are left zero.
 func Load(file string, src []byte, lookupEnv func(string) (string, bool)) (*Pipeline, diag.Diagnostics) {
+	return LoadWith(file, src, Options{LookupEnv: lookupEnv})
+}
+
+// Options tune LoadWith.
+type Options struct {
+	// LookupEnv resolves ${NAME}; nil means os.LookupEnv.
+	LookupEnv func(string) (string, bool)
+	// Sets are `path=value` overrides applied to the document before it is
+	// read, as `flowctl run --set` gives them; see ApplySet.
+	Sets []string
+}
+
+// LoadWith is Load with options.
+func LoadWith(file string, src []byte, opts Options) (*Pipeline, diag.Diagnostics) {
+	lookupEnv := opts.LookupEnv
 	if lookupEnv == nil {
 		lookupEnv = os.LookupEnv
 	}
 	l := &loader{
+		sets:   opts.Sets,
 		file:   file,
 		src:    src,
 		lines:  newLines(src),
@@ -48,6 +64,11 @@ func Load(file string, src []byte, lookupEnv func(string) (string, bool)) (*Pipe
 // LoadFile reads the pipeline file at path and parses it with Load, taking
 // ${NAME} references from the process environment.
 func LoadFile(path string) (*Pipeline, diag.Diagnostics) {
+	return LoadFileWith(path, Options{})
+}
+
+// LoadFileWith reads the pipeline file at path and parses it with LoadWith.
+func LoadFileWith(path string, opts Options) (*Pipeline, diag.Diagnostics) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		var ds diag.Diagnostics
@@ -58,7 +79,7 @@ func LoadFile(path string) (*Pipeline, diag.Diagnostics) {
 		ds.Add(diag.Pos{File: path}, "", "%v", err)
 		return nil, ds
 	}
-	return Load(path, src, nil)
+	return LoadWith(path, src, opts)
 }
 
 // loader holds the state of one Load.
@@ -68,6 +89,8 @@ type loader struct {
 	lines  *lines
 	lookup func(string) (string, bool)
 	diags  diag.Diagnostics
+	sets   []string
+	set    map[*yaml.Node]bool // nodes that came from --set values
 
 	env     map[*yaml.Node]*interp // interpolated scalars
 	open    map[*yaml.Node]bool    // anchored nodes prepare is inside
@@ -128,6 +151,14 @@ func (l *loader) load() *Pipeline {
 		return nil
 	}
 	root := doc.Content[0]
+	for _, set := range l.sets {
+		val, err := ApplySet(root, set)
+		if err != nil {
+			l.diags.Add(diag.Pos{File: "--set"}, "", "%v", err)
+			continue
+		}
+		l.markSet(val)
+	}
 	nodes := l.prepare(root, "")
 	l.budget = 8*nodes + 100_000
 	if root.Kind != yaml.MappingNode {
@@ -214,11 +245,26 @@ func (l *loader) prepare(n *yaml.Node, path string) int {
 	return count
 }
 
+// markSet notes the nodes of a --set value, whose positions are within
+// the value, not the file.
+func (l *loader) markSet(n *yaml.Node) {
+	if l.set == nil {
+		l.set = map[*yaml.Node]bool{}
+	}
+	l.set[n] = true
+	for _, c := range n.Content {
+		l.markSet(c)
+	}
+}
+
 // start is the position of the start of the file.
 func (l *loader) start() diag.Pos { return diag.Pos{File: l.file, Line: 1, Col: 1} }
 
 // pos is the position of n, with the column counted in bytes.
 func (l *loader) pos(n *yaml.Node) diag.Pos {
+	if l.set[n] {
+		return diag.Pos{File: "--set", Line: n.Line, Col: n.Column}
+	}
 	if n.Line < 1 {
 		return l.start()
 	}

@@ -393,7 +393,7 @@ func (l *loader) exprLines(n *yaml.Node, text string) []diag.Pos {
 	pos := l.pos(n)
 	switch {
 	case n.Kind != yaml.ScalarNode:
-	case n.Style&yaml.LiteralStyle != 0:
+	case n.Style&yaml.LiteralStyle != 0 && !l.set[n]:
 		if lines := l.literalLines(n, text); lines != nil {
 			return lines
 		}

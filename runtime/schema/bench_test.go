@@ -23,7 +23,7 @@ func orderRecords(n int) [][]byte {
 		if rng.IntN(10) == 0 {
 			email = "null"
 		}
-		ts := base.Add(time.Duration(rng.Int64N(int64(24*time.Hour)))).Truncate(time.Millisecond)
+		ts := base.Add(time.Duration(rng.Int64N(int64(24 * time.Hour)))).Truncate(time.Millisecond)
 		out[i] = fmt.Appendf(nil, `{"order_id":"ord-%010d","store_id":"store-%03d","category":%q,"amount":%d.%02d,"status":%q,"customer_email":%s,"order_time":%q}`,
 			rng.Int64N(1e10), rng.IntN(60), cats[rng.IntN(len(cats))], rng.IntN(2000), rng.IntN(100),
 			statuses[rng.IntN(len(statuses))], email, ts.Format(time.RFC3339Nano))
@@ -101,4 +101,40 @@ fields:
 		b.Fatal(ds)
 	}
 	benchDecode(b, s, eventRecords(4096))
+}
+
+// BenchmarkDecodeCSV decodes order rows as the file source hands them
+// over: column name to text.
+func BenchmarkDecodeCSV(b *testing.B) {
+	s, ds := Load("../../schemas/orders.v1.yaml")
+	if ds.HasErrors() {
+		b.Fatal(ds)
+	}
+	d, err := NewDecoder(s, "csv")
+	if err != nil {
+		b.Fatal(err)
+	}
+	names := s.Names()
+	rng := rand.New(rand.NewPCG(5, 6))
+	rows := make([][]sdk.Field, 4096)
+	for i := range rows {
+		cells := []string{fmt.Sprintf("ord-%010d", rng.Int64N(1e10)), fmt.Sprintf("store-%03d", rng.IntN(60)),
+			[]string{"grocery", "toys", "home"}[rng.IntN(3)], fmt.Sprintf("%d.%02d", rng.IntN(2000), rng.IntN(100)),
+			[]string{"paid", "refunded"}[rng.IntN(2)], fmt.Sprintf("c%06d@example.com", rng.IntN(1e6)),
+			time.UnixMilli(1_773_705_600_000 + rng.Int64N(86_400_000)).UTC().Format(time.RFC3339Nano)}
+		for j, c := range cells {
+			rows[i] = append(rows[i], sdk.Field{Name: names[j], Value: c})
+		}
+	}
+	var m sdk.Message
+	var dst []any
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		m.Fields = rows[i%len(rows)]
+		if dst, err = d.Decode(&m, dst); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 }

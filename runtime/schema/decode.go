@@ -38,7 +38,7 @@ type Decoder struct {
 	dyn       *record.Dynamic
 	slots     map[string]int32 // name -> slot, a cache of dyn
 	maxFields int              // MaxDynamicFields, lowered by tests
-	memo  []memoEntry      // slot of the i-th key of the previous records
+	memo      []memoEntry      // slot of the i-th key of the previous records
 
 	caches  []valueCache      // per slot: boxed values seen often
 	keys    map[string]string // interned member names of nested objects
@@ -512,7 +512,7 @@ func (d *Decoder) typedList(p *plan) (any, error) {
 		return []any{}, nil
 	}
 	base := len(d.scratch)
-	defer func() { d.scratch = d.scratch[:base] }()
+	defer d.popScratch(base)
 	for i := 0; ; i++ {
 		v, err := d.typed(p.elem, nil)
 		if err != nil {
@@ -527,7 +527,6 @@ func (d *Decoder) typedList(p *plan) (any, error) {
 			r.leave()
 			out := make([]any, len(d.scratch)-base)
 			copy(out, d.scratch[base:])
-			clear(d.scratch[base:])
 			return out, nil
 		}
 	}
@@ -663,7 +662,7 @@ func (d *Decoder) anyList() (any, error) {
 		return []any{}, nil
 	}
 	base := len(d.scratch)
-	defer func() { d.scratch = d.scratch[:base] }()
+	defer d.popScratch(base)
 	for i := 0; ; i++ {
 		v, err := d.anyValue(nil)
 		if err != nil {
@@ -678,10 +677,15 @@ func (d *Decoder) anyList() (any, error) {
 			r.leave()
 			out := make([]any, len(d.scratch)-base)
 			copy(out, d.scratch[base:])
-			clear(d.scratch[base:])
 			return out, nil
 		}
 	}
+}
+
+// popScratch drops the list elements above base, letting go of them.
+func (d *Decoder) popScratch(base int) {
+	clear(d.scratch[base:])
+	d.scratch = d.scratch[:base]
 }
 
 // Interning of nested object member names.

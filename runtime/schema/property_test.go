@@ -94,7 +94,7 @@ func (g *gen) float64() float64 {
 	case 1:
 		return g.rng.NormFloat64() * math.Pow(10, float64(g.rng.IntN(600)-300))
 	case 2:
-		return math.Float64frombits(g.rng.Uint64() &^ (0x7ff << 52) | uint64(1+g.rng.IntN(2046))<<52)
+		return math.Float64frombits(g.rng.Uint64()&^(0x7ff<<52) | uint64(1+g.rng.IntN(2046))<<52)
 	case 3:
 		return float64(g.rng.Int64N(1 << 53))
 	}
