@@ -62,9 +62,14 @@ type Field struct {
 // Fields is set: Payload holds bytes that the host decodes with the
 // source's `format` (json, csv, raw); Fields holds an already structured
 // record, in order.
+//
+// A source that meets a record it cannot split or parse (a CSV row with the
+// wrong number of fields) sets Reject to the reason and Payload to the raw
+// record: the host dead-letters it with that reason and reads on.
 type Message struct {
 	Payload  []byte
 	Fields   []Field
+	Reject   string
 	Meta     []Field   // metadata visible to expressions as meta.NAME (headers, keys)
 	Time     time.Time // time the source attaches (broker timestamp); zero if none
 	Position Position

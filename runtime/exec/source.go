@@ -40,15 +40,13 @@ func newSourceRT(s *stageRT) *sourceRT {
 
 func (s *sourceRT) open(ctx context.Context) error {
 	st := s.stage.st
-	dec, err := schema.NewDecoder(st.Schema, st.Format)
+	// A schemaless decoder grows the layout the plan compiled expressions
+	// and sinks against.
+	dec, err := schema.NewDecoderLayout(st.Schema, st.Format, st.Out.Dyn)
 	if err != nil {
 		return fmt.Errorf("source %s: %w", st.Name, err)
 	}
 	s.dec = dec
-	if st.Out.Dyn != nil {
-		// The plan's layout for a schemaless source is the decoder's.
-		st.Out.Dyn = dec.Dynamic()
-	}
 	s.src = st.Plugin.NewSource()
 	err = s.src.Open(ctx, sdk.OpenRequest{
 		Config: st.Config.JSON, Format: st.Format,
@@ -91,6 +89,10 @@ func (s *sourceRT) read(ctx context.Context, out chan<- *chunk, cancel context.C
 			c.recs = make([]record.Record, 0, n)
 			for i := range b.Messages {
 				m := &b.Messages[i]
+				if m.Reject != "" {
+					c.bad = append(c.bad, rejected{raw: string(m.Payload), reason: m.Reject, pos: m.Position})
+					continue
+				}
 				vals, err := s.dec.Decode(m, slab[i*width:i*width:(i+1)*width])
 				if err != nil {
 					c.bad = append(c.bad, rejected{raw: rawOf(m), reason: err.Error(), pos: m.Position})

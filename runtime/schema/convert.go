@@ -5,7 +5,6 @@ import (
 	"math"
 	"reflect"
 	"strconv"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -126,7 +125,7 @@ func describe(v any) string {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
 		reflect.Float32, reflect.Float64:
-		return gotNumber(strings.TrimSpace(strconvAny(rv)))
+		return gotNumber(strconvAny(rv))
 	case reflect.Slice, reflect.Array:
 		return "array"
 	case reflect.Map:
@@ -203,6 +202,18 @@ func convert(v any, t *Type) (any, error) {
 	case Object:
 		return convertObject(v, t)
 	}
+	// Named string and bool types convert as their underlying values;
+	// json.Number is a number.
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.String:
+		if _, number := v.(json.Number); !number {
+			return convert(rv.String(), t)
+		}
+	case reflect.Bool:
+		if _, plain := v.(bool); !plain {
+			return convert(rv.Bool(), t)
+		}
+	}
 	return nil, mismatch(t, describe(v))
 }
 
@@ -220,7 +231,7 @@ func toInt(v any) (int64, bool) {
 		}
 		return 0, false
 	case json.Number:
-		return parseInt([]byte(v))
+		return parseInt(v)
 	case decimal.Decimal:
 		if v.IsInteger() {
 			if n := v.IntPart(); decimal.NewFromInt(n).Equal(v) {
@@ -274,7 +285,7 @@ func toDecimal(v any, t *Type) (any, error) {
 	case decimal.Decimal:
 		d = x
 	case json.Number:
-		return decimalText([]byte(x), t, true)
+		return decimalText(string(x), t, true)
 	default:
 		rv := reflect.ValueOf(v)
 		switch {
@@ -309,7 +320,7 @@ func isFloat(v any) bool {
 
 // decimalText converts decimal text; number says whether the text came
 // as a number (rather than a string), for the message.
-func decimalText(b []byte, t *Type, number bool) (any, error) {
+func decimalText[T text](b T, t *Type, number bool) (any, error) {
 	d, why, ok := parseDecimal(b, t.Precision, t.Scale)
 	if ok {
 		return d, nil
@@ -401,12 +412,11 @@ func convertObject(v any, t *Type) (any, error) {
 // fromText converts a non-empty text value (a CSV cell, a raw payload, a
 // string given for a non-string type) to t.
 func fromText(s string, t *Type) (any, error) {
-	b := []byte(s)
 	switch t.Kind {
 	case String, Any:
 		return s, nil
 	case Int:
-		if n, ok := parseInt(b); ok {
+		if n, ok := parseInt(s); ok {
 			return n, nil
 		}
 	case Float:
@@ -422,9 +432,9 @@ func fromText(s string, t *Type) (any, error) {
 			return false, nil
 		}
 	case Decimal:
-		return decimalText(b, t, false)
+		return decimalText(s, t, false)
 	case Timestamp:
-		if tm, ok := parseTimeText(b); ok {
+		if tm, ok := parseTimeText(s); ok {
 			return tm, nil
 		}
 	case Duration:
@@ -433,6 +443,7 @@ func fromText(s string, t *Type) (any, error) {
 		}
 	case List, Object:
 		var d Decoder
+		b := []byte(s)
 		d.r.reset(b)
 		d.r.ws()
 		if d.r.pos < len(b) && (t.Kind == List && b[d.r.pos] == '[' || t.Kind == Object && b[d.r.pos] == '{') {
@@ -459,7 +470,7 @@ func ToTime(v any) (time.Time, error) {
 	case time.Time:
 		return v.UTC(), nil
 	case string:
-		if t, ok := parseTimeText([]byte(v)); ok {
+		if t, ok := parseTimeText(v); ok {
 			return t, nil
 		}
 	case []byte:
@@ -471,7 +482,7 @@ func ToTime(v any) (time.Time, error) {
 			return t, nil
 		}
 	case json.Number:
-		if n, ok := parseInt([]byte(v)); ok {
+		if n, ok := parseInt(string(v)); ok {
 			return time.UnixMilli(n).UTC(), nil
 		}
 		if f, err := strconv.ParseFloat(string(v), 64); err == nil {
@@ -505,7 +516,7 @@ func normalize(v any) (any, error) {
 	case int:
 		return int64(x), nil
 	case json.Number:
-		if n, ok := parseInt([]byte(x)); ok {
+		if n, ok := parseInt(string(x)); ok {
 			return n, nil
 		}
 		f, err := strconv.ParseFloat(string(x), 64)

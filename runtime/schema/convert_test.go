@@ -21,7 +21,11 @@ func mustType(t *testing.T, s string) Type {
 	return ty
 }
 
-type myInt int16
+type (
+	myInt    int16
+	myString string
+	myBool   bool
+)
 
 func TestConvert(t *testing.T) {
 	tests := []struct {
@@ -34,6 +38,10 @@ func TestConvert(t *testing.T) {
 		{"string", "x", "string", "x", ""},
 		{"string from int", 1, "string", nil, "want string, got number 1"},
 		{"string from bytes", []byte("x"), "string", nil, "want string, got bytes"},
+		{"string from named string", myString("x"), "string", "x", ""},
+		{"int from named string", myString("5"), "int", int64(5), ""},
+		{"bool from named bool", myBool(true), "bool", true, ""},
+		{"string from named bool", myBool(true), "string", nil, "want string, got bool true"},
 		{"null optional", nil, "string?", nil, ""},
 		{"null required", nil, "string", nil, "want string, got null"},
 		{"absent optional", record.Absent, "int?", nil, ""},

@@ -17,7 +17,7 @@ var pow10 = [...]uint64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
 // value has more than scale digits after the point or more than
 // prec-scale before it, ignoring leading and trailing zeros; why says
 // which, or is empty when the text is not a number.
-func parseDecimal(b []byte, prec, scale int) (d decimal.Decimal, why string, ok bool) {
+func parseDecimal[T text](b T, prec, scale int) (d decimal.Decimal, why string, ok bool) {
 	i := 0
 	neg := false
 	if i < len(b) && (b[i] == '-' || b[i] == '+') {
@@ -100,11 +100,11 @@ func parseDecimal(b []byte, prec, scale int) (d decimal.Decimal, why string, ok 
 	zeros := point - n + scale
 	if point+scale <= 18 {
 		var u uint64
-		for _, c := range intDigits {
-			u = u*10 + uint64(c-'0')
+		for i := range len(intDigits) {
+			u = u*10 + uint64(intDigits[i]-'0')
 		}
-		for _, c := range fracDigits {
-			u = u*10 + uint64(c-'0')
+		for i := range len(fracDigits) {
+			u = u*10 + uint64(fracDigits[i]-'0')
 		}
 		v := int64(u * pow10[zeros])
 		if neg {
@@ -112,17 +112,17 @@ func parseDecimal(b []byte, prec, scale int) (d decimal.Decimal, why string, ok 
 		}
 		return decimal.New(v, int32(-scale)), "", true
 	}
-	text := make([]byte, 0, 1+point+scale)
+	digits := make([]byte, 0, 1+point+scale)
 	if neg {
-		text = append(text, '-')
+		digits = append(digits, '-')
 	}
-	text = append(text, intDigits...)
-	text = append(text, fracDigits...)
+	digits = append(digits, intDigits...)
+	digits = append(digits, fracDigits...)
 	for range zeros {
-		text = append(text, '0')
+		digits = append(digits, '0')
 	}
 	var coef big.Int
-	coef.SetString(string(text), 10)
+	coef.SetString(string(digits), 10)
 	return decimal.NewFromBigInt(&coef, int32(-scale)), "", true
 }
 
@@ -132,5 +132,5 @@ func fitDecimal(d decimal.Decimal, prec, scale int) (decimal.Decimal, string, bo
 	if d.Exponent() == int32(-scale) && d.NumDigits() <= prec {
 		return d, "", true
 	}
-	return parseDecimal([]byte(d.String()), prec, scale)
+	return parseDecimal(d.String(), prec, scale)
 }

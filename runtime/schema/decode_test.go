@@ -719,3 +719,48 @@ func TestDecodeErrorFormat(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeAllocs checks that, once warm, decoding allocates nothing but
+// the boxes of new values: records of small integers, bools, nulls and
+// recurring strings decode without allocating.
+func TestDecodeAllocs(t *testing.T) {
+	s := mustSchema(t, "name: a\nfields:\n  n: int\n  ok: bool\n  status: string\n  note: string?\n  any: any?\n")
+	payloads := [][]byte{
+		[]byte(`{"n":1,"ok":true,"status":"paid","note":null,"any":"x"}`),
+		[]byte(`{"status":"refunded","ok":false,"n":200}`),
+	}
+	fs := fields("n", "7", "ok", "true", "status", "paid", "note", "")
+	for _, schemaless := range []bool{false, true} {
+		var sch *Schema
+		if !schemaless {
+			sch = s
+		}
+		for _, format := range []string{"json", "csv"} {
+			d, err := NewDecoder(sch, format)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dst := make([]any, 0, 8)
+			payloads := payloads
+			if !schemaless {
+				// Keys the schema does not declare are skipped, not kept.
+				payloads = append(payloads, []byte(`{"n":3,"ok":true,"status":"paid","unknown":[1,{"a":"b"}]}`))
+			}
+			run := func() {
+				for _, p := range payloads {
+					m := sdk.Message{Payload: p}
+					if format == "csv" {
+						m = sdk.Message{Fields: fs}
+					}
+					if dst, err = d.Decode(&m, dst); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			run()
+			if n := testing.AllocsPerRun(100, run); n != 0 {
+				t.Errorf("schemaless=%v %s: %.1f allocations per run, want 0", schemaless, format, n)
+			}
+		}
+	}
+}

@@ -417,7 +417,7 @@ func (r *reader) end() error {
 
 // parseInt parses the text of a JSON integer (or of a decimal integer in
 // text: optional sign, digits) into an int64.
-func parseInt(b []byte) (int64, bool) {
+func parseInt[T text](b T) (int64, bool) {
 	neg := false
 	i := 0
 	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
@@ -452,6 +452,10 @@ func parseInt(b []byte) (int64, bool) {
 	}
 	return int64(u), true
 }
+
+// text is the two forms text comes in: strings (CSV cells, Go values)
+// and bytes (payloads).
+type text interface{ ~string | ~[]byte }
 
 // b2s views b as a string without copying, for parse functions that do
 // not keep their argument. The result must not outlive the call it is

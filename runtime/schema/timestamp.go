@@ -8,12 +8,12 @@ import (
 // parseTimeText reads a timestamp written as RFC 3339 text (any offset;
 // the result is in UTC) or as epoch milliseconds (an optional minus sign
 // and digits).
-func parseTimeText(b []byte) (time.Time, bool) {
+func parseTimeText[T text](b T) (time.Time, bool) {
 	if len(b) == 0 {
 		return time.Time{}, false
 	}
 	if b[0] == '-' || b[0] >= '0' && b[0] <= '9' && (len(b) < 5 || b[4] != '-') {
-		if ms, ok := parseInt(b); ok && b[0] != '+' {
+		if ms, ok := parseInt(b); ok {
 			return time.UnixMilli(ms).UTC(), true
 		}
 	}
@@ -33,7 +33,7 @@ func parseTimeText(b []byte) (time.Time, bool) {
 // allows. Apart from the case of those letters it accepts a subset of
 // what time.Parse accepts with layout time.RFC3339Nano, with the same
 // results; callers fall back to time.Parse for anything else.
-func parseRFC3339(b []byte) (time.Time, bool) {
+func parseRFC3339[T text](b T) (time.Time, bool) {
 	if len(b) < 20 || b[4] != '-' || b[7] != '-' || b[10] != 'T' && b[10] != 't' || b[13] != ':' || b[16] != ':' {
 		return time.Time{}, false
 	}
@@ -96,9 +96,10 @@ func parseRFC3339(b []byte) (time.Time, bool) {
 }
 
 // digits parses a short run of ASCII digits.
-func digits(b []byte) (int, bool) {
+func digits[T text](b T) (int, bool) {
 	n := 0
-	for _, c := range b {
+	for i := range len(b) {
+		c := b[i]
 		if c < '0' || c > '9' {
 			return 0, false
 		}

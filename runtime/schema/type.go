@@ -364,54 +364,14 @@ func unknownType(name string) string {
 	return msg
 }
 
-// suggest returns the candidate closest to name, or "" when none is close.
+// suggest returns a name for a did-you-mean hint: ours for a name other
+// systems use, else the candidate closest to name, else "".
 func suggest(name string, candidates []string, aliases map[string]string) string {
-	lower := strings.ToLower(name)
-	if a, ok := aliases[lower]; ok {
+	if a, ok := aliases[strings.ToLower(name)]; ok {
 		return a
 	}
-	best, bestDist := "", 0
-	for _, c := range candidates {
-		if c == lower {
-			return c
-		}
-		d := editDistance(lower, c)
-		if best == "" || d < bestDist {
-			best, bestDist = c, d
-		}
-	}
-	if best != "" && bestDist <= max(1, len(best)/3) {
-		return best
+	if c, ok := diag.Closest(name, candidates); ok {
+		return c
 	}
 	return ""
-}
-
-// editDistance is the optimal string alignment distance between a and b
-// (Levenshtein with transpositions of adjacent bytes).
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return max(len(a), len(b))
-	}
-	rows := make([][]int, len(a)+1)
-	for i := range rows {
-		rows[i] = make([]int, len(b)+1)
-		rows[i][0] = i
-	}
-	for j := range rows[0] {
-		rows[0][j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			d := min(rows[i-1][j]+1, rows[i][j-1]+1, rows[i-1][j-1]+cost)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				d = min(d, rows[i-2][j-2]+1)
-			}
-			rows[i][j] = d
-		}
-	}
-	return rows[len(a)][len(b)]
 }

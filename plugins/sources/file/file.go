@@ -59,7 +59,8 @@ var _ sdk.Source = (*Source)(nil)
 // without the line ending; "csv" gives one message per row after the
 // header row, with Fields named by the header, or, for a row that cannot
 // be parsed or has the wrong number of fields, with Payload holding the
-// row's raw text and no Fields, which the host reports as a bad record.
+// row's raw text and Reject the reason, which the host reports as a bad
+// record.
 //
 // A message's Position has the file path as matched for Partition, the
 // 1-based line where the record starts for Line, and the byte offset just
@@ -638,8 +639,12 @@ func (st *stream) readCSV(b *batch) (more bool, err error) {
 		}
 		offset := st.base + int64(st.pos)
 		msg := sdk.Message{Position: sdk.Position{Partition: st.path, Offset: offset, Line: line}}
-		if err != nil {
+		if pe, ok := errors.AsType[*csv.ParseError](err); ok {
 			msg.Payload = raw
+			msg.Reject = "csv: " + pe.Err.Error()
+			if errors.Is(pe.Err, csv.ErrFieldCount) {
+				msg.Reject = fmt.Sprintf("csv: row has %d fields, the header has %d", len(rec), len(st.header))
+			}
 		} else {
 			if cap(b.fields)-len(b.fields) < len(rec) {
 				b.fields = make([]sdk.Field, 0, max(1024, len(rec)))

@@ -99,6 +99,9 @@ func render(msgs []sdk.Message) string {
 		} else {
 			fmt.Fprintf(&b, " payload=%q", m.Payload)
 		}
+		if m.Reject != "" {
+			fmt.Fprintf(&b, " reject=%q", m.Reject)
+		}
 		b.WriteByte('\n')
 	}
 	return b.String()
