@@ -79,6 +79,13 @@ type Message struct {
 // source order.
 type Batch struct {
 	Messages []Message
+	// CaughtUp says the source has now delivered everything available and
+	// the next Read would wait for new data (a followed file at its end, a
+	// Kafka partition at its high watermark, a paced generator ahead of
+	// its rate). A micro-batch trigger reads until every source is caught
+	// up. Sources that cannot tell leave it false; bounded sources end
+	// with ErrEndOfInput instead.
+	CaughtUp bool
 }
 
 // Rows is a batch of output rows sharing one column layout: every row has

@@ -28,6 +28,13 @@ type Duration struct {
 	Set   bool // false when the key was absent
 }
 
+// Int is an integer with its position.
+type Int struct {
+	Value int64
+	Pos   diag.Pos
+	Set   bool
+}
+
 // Bool is a boolean with its position.
 type Bool struct {
 	Value bool
@@ -84,12 +91,14 @@ type Pipeline struct {
 	secrets []string // interpolated values, for Redact
 }
 
-// Trigger is the micro-batch trigger; exactly one field is set.
+// Trigger is the micro-batch trigger: exactly one of Every, Once and
+// AvailableNow is set. MaxRecords bounds the records one trigger reads.
 type Trigger struct {
 	Pos          diag.Pos
 	Every        Duration
 	Once         Bool
 	AvailableNow Bool
+	MaxRecords   Int
 }
 
 // PluginRef names a plugin and holds its opaque config block.

@@ -16,7 +16,7 @@ import (
 // Keys allowed in each mapping of a pipeline file.
 var (
 	pipelineKeys   = []string{"version", "name", "mode", "trigger", "plugin_dirs", "sources", "transforms", "sinks", "dead_letter", "checkpoint"}
-	triggerKeys    = []string{"every", "once", "available_now"}
+	triggerKeys    = []string{"every", "once", "available_now", "max_records"}
 	sourceKeys     = []string{"name", "plugin", "config", "format", "schema", "event_time", "watermark", "isolation"}
 	watermarkKeys  = []string{"lateness", "idle_timeout"}
 	transformKeys  = []string{"name", "from", "filter", "map", "aggregate", "window", "group_by", "emit", "update_every", "allowed_lateness", "late", "plugin", "config", "isolation"}
@@ -174,14 +174,23 @@ func (l *loader) trigger(n *yaml.Node, path string) *Trigger {
 		return nil
 	}
 	t := &Trigger{Pos: l.pos(f.node)}
-	switch len(f.order) {
+	var kinds []string
+	for _, k := range f.order {
+		if k != "max_records" {
+			kinds = append(kinds, k)
+		}
+	}
+	if v := f.get("max_records"); v != nil {
+		t.MaxRecords = l.positiveInt(v, field(path, "max_records"))
+	}
+	switch len(kinds) {
 	case 0:
 		if f.unknown == 0 {
 			l.diags.Add(t.Pos, path, "a trigger needs one of every, once or available_now")
 		}
 	case 1:
 	default:
-		l.diags.Add(l.pos(f.key[f.order[1]]), path, "a trigger has one kind; found both %q and %q", f.order[0], f.order[1])
+		l.diags.Add(l.pos(f.key[kinds[1]]), path, "a trigger has one kind; found both %q and %q", kinds[0], kinds[1])
 	}
 	if v := f.get("every"); v != nil {
 		t.Every = l.duration(v, field(path, "every"), positive)

@@ -323,6 +323,23 @@ func (l *loader) boolean(n *yaml.Node, path string) (Bool, bool) {
 	return b, true
 }
 
+// positiveInt reads an integer greater than zero.
+func (l *loader) positiveInt(n *yaml.Node, path string) Int {
+	n = l.deref(n)
+	v := Int{Pos: l.pos(n), Set: true}
+	if l.unusable(n) {
+		return v
+	}
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || n.Decode(&v.Value) != nil {
+		l.diags.Add(v.Pos, path, "expected an integer, got %s", kindName(n))
+		return v
+	}
+	if v.Value <= 0 {
+		l.diags.Add(v.Pos, path, "must be greater than 0")
+	}
+	return v
+}
+
 // list reads a non-empty list of strings; a single string is a list of
 // one. each checks one element.
 func (l *loader) list(n *yaml.Node, path string, each func(n *yaml.Node, path string) String) []String {

@@ -33,6 +33,12 @@ type Options struct {
 	// totals.
 	Progress      func(Summary)
 	ProgressEvery time.Duration
+	// Now is the processing-time clock (triggers, idle timeouts, update
+	// intervals); nil means time.Now.
+	Now func() time.Time
+	// CommitEvery is how often stream mode commits: flushes every sink
+	// and acknowledges the sources. Defaults to 1s.
+	CommitEvery time.Duration
 }
 
 // Summary counts what a run did.
@@ -44,14 +50,20 @@ type Summary struct {
 	DeadLettered int64 // records sent to the dead letter sink, or reported when there is none
 	Late         int64 // records too late for every window (dropped or dead-lettered)
 	Watermark    int64 // the lowest operator watermark, Unix ns
+	Triggers     int64 // micro-batch triggers run
+	Stopped      bool  // the run was stopped (a signal) before its input ended
 	Elapsed      time.Duration
 }
 
 // String is the one-line summary printed at the end of a run.
 func (s Summary) String() string {
 	rate := float64(s.Read) / max(s.Elapsed.Seconds(), 1e-9)
-	return fmt.Sprintf("%s: %s run finished in %s: read %d records (%s/s), wrote %d rows, dead-lettered %d, late %d",
-		s.Pipeline, s.Mode, s.Elapsed.Round(time.Millisecond), s.Read, human(rate), s.Written, s.DeadLettered, s.Late)
+	how := "finished"
+	if s.Stopped {
+		how = "stopped"
+	}
+	return fmt.Sprintf("%s: %s run %s in %s: read %d records (%s/s), wrote %d rows, dead-lettered %d, late %d",
+		s.Pipeline, s.Mode, how, s.Elapsed.Round(time.Millisecond), s.Read, human(rate), s.Written, s.DeadLettered, s.Late)
 }
 
 func human(x float64) string {
@@ -73,6 +85,12 @@ func Run(ctx context.Context, p *plan.Plan, opts Options) (Summary, error) {
 	if opts.SinkBatch <= 0 {
 		opts.SinkBatch = 1024
 	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.CommitEvery <= 0 {
+		opts.CommitEvery = time.Second
+	}
 	start := time.Now()
 	e := newEngine(p, opts)
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -93,6 +111,9 @@ type engine struct {
 	batch  bool
 
 	read, dead, late atomic.Int64
+	triggers         atomic.Int64
+	stopped          bool
+	lastProgress     time.Time
 	reported         int // rejected records printed without a dead letter sink
 }
 
@@ -130,7 +151,7 @@ func (e *engine) summary() Summary {
 	s := Summary{
 		Pipeline: e.plan.Pipeline.Name.Value, Mode: e.plan.Mode,
 		Read: e.read.Load(), DeadLettered: e.dead.Load(), Late: e.late.Load(),
-		Watermark: maxWatermark,
+		Watermark: maxWatermark, Triggers: e.triggers.Load(), Stopped: e.stopped,
 	}
 	for _, k := range e.sinks {
 		s.Written += k.written.Load()
@@ -154,14 +175,18 @@ type stageRT struct {
 	args []any
 
 	sink *sinkRT
+
+	idle       bool  // a source whose partitions are all idle: it holds no watermark back
+	lastUpdate int64 // processing time of the last emit:updates flush, Unix ns
 }
 
 // chunk is a decoded batch from one source.
 type chunk struct {
-	src  *sourceRT
-	recs []record.Record
-	bad  []rejected
-	last bool
+	src      *sourceRT
+	recs     []record.Record
+	bad      []rejected
+	last     bool // the source ended
+	caughtUp bool // the source delivered everything available
 }
 
 // rejected is a record that never became a record: it did not decode, or
@@ -170,88 +195,6 @@ type rejected struct {
 	raw    any
 	reason string
 	pos    sdk.Position
-}
-
-func (e *engine) run(ctx context.Context, cancel context.CancelCauseFunc) (err error) {
-	for _, s := range e.stages {
-		if s.st.Kind == plan.SourceStage {
-			e.srcs = append(e.srcs, newSourceRT(s))
-		}
-	}
-	// Open sinks first, so nothing is read that could not be written.
-	var opened []*sinkRT
-	defer func() {
-		for _, k := range opened {
-			if cerr := k.close(context.WithoutCancel(ctx)); cerr != nil && err == nil {
-				err = cerr
-			}
-		}
-	}()
-	all := e.sinks
-	if e.dlq != nil {
-		all = append(all, e.dlq)
-	}
-	for _, k := range all {
-		if err := k.open(ctx); err != nil {
-			return err
-		}
-		opened = append(opened, k)
-	}
-	for _, s := range e.srcs {
-		if err := s.open(ctx); err != nil {
-			return err
-		}
-		defer s.close(context.WithoutCancel(ctx))
-	}
-
-	chunks := make(chan *chunk, 4*len(e.srcs))
-	for _, s := range e.srcs {
-		go s.read(ctx, chunks, cancel)
-	}
-	var lastProgress time.Time
-	live := len(e.srcs)
-	for live > 0 {
-		var c *chunk
-		select {
-		case c = <-chunks:
-		case <-ctx.Done():
-			return cause(ctx)
-		}
-		if err := e.process(ctx, c); err != nil {
-			cancel(err)
-			return err
-		}
-		if c.last {
-			live--
-			c.src.done = true
-			if !e.batch {
-				// A finished partition no longer holds the watermark back.
-				e.sourceWatermark(ctx, c.src, c.src.watermark(true))
-			}
-		}
-		if !e.batch {
-			if err := e.flushSinks(ctx); err != nil {
-				return err
-			}
-		}
-		if e.opts.Progress != nil && time.Since(lastProgress) >= e.opts.ProgressEvery {
-			lastProgress = time.Now()
-			e.opts.Progress(e.summary())
-		}
-	}
-	// The input is exhausted: the watermark jumps to the end of time and
-	// every window closes.
-	for _, s := range e.srcs {
-		if err := e.sourceWatermark(ctx, s, maxWatermark); err != nil {
-			return err
-		}
-	}
-	for _, k := range opened {
-		if err := k.finish(ctx); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func cause(ctx context.Context) error {
@@ -271,6 +214,10 @@ func (e *engine) process(ctx context.Context, c *chunk) error {
 			return err
 		}
 	}
+	now := e.opts.Now().UnixNano()
+	if len(c.recs) > 0 && s.idle {
+		s.idle = false
+	}
 	for i := range c.recs {
 		r := &c.recs[i]
 		for _, o := range s.outs {
@@ -278,8 +225,13 @@ func (e *engine) process(ctx context.Context, c *chunk) error {
 				return err
 			}
 		}
-		if !e.batch && r.Time != record.NoTime {
-			if wm, moved := src.observe(r); moved {
+		p := src.partition(r.Pos.Partition, now)
+		if src.acker != nil {
+			p.pos = r.Pos
+		}
+		if !e.batch && r.Time != record.NoTime && r.Time > p.maxT {
+			p.maxT = r.Time
+			if wm := src.watermark(); wm > s.wm {
 				if err := e.sourceWatermark(ctx, src, wm); err != nil {
 					return err
 				}
@@ -297,16 +249,23 @@ func (e *engine) sourceWatermark(ctx context.Context, src *sourceRT, wm int64) e
 		return nil
 	}
 	src.stage.wm = wm
+	return e.propagate(ctx, src)
+}
+
+// propagate recomputes the watermarks downstream of src.
+func (e *engine) propagate(ctx context.Context, src *sourceRT) error {
 	for _, s := range e.stages[src.stage.st.Index+1:] {
-		if s.st.Kind == plan.SourceStage || len(s.st.Sources) == 0 {
+		if s.st.Kind == plan.SourceStage || !containsInt(s.st.Sources, src.stage.st.Index) {
 			continue
 		}
-		w := maxWatermark
+		w, active := int64(maxWatermark), false
 		for _, si := range s.st.Sources {
-			w = min(w, e.stages[si].wm)
+			if src := e.stages[si]; !src.idle {
+				w, active = min(w, src.wm), true
+			}
 		}
-		if w <= s.wm {
-			continue
+		if !active || w <= s.wm {
+			continue // every input is idle: nothing holds the watermark, nothing moves it
 		}
 		s.wm = w
 		if s.op != nil {
@@ -410,6 +369,15 @@ func (e *engine) push(ctx context.Context, s *stageRT, r *record.Record) error {
 		return s.sink.add(ctx, r)
 	}
 	return nil
+}
+
+func containsInt(list []int, x int) bool {
+	for _, v := range list {
+		if v == x {
+			return true
+		}
+	}
+	return false
 }
 
 func (e *engine) flushSinks(ctx context.Context) error {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/flowctl/flowctl/plugins/sdk"
 	"github.com/flowctl/flowctl/runtime/plan"
@@ -13,21 +14,32 @@ import (
 
 // sinkRT feeds one sink from its own goroutine: the engine fills a batch of
 // rows and hands it over a bounded channel, so a slow sink slows the
-// engine down instead of growing a queue.
+// engine down instead of growing a queue. Every call into the sink is made
+// from that goroutine.
 type sinkRT struct {
 	st    *plan.Stage
 	sink  sdk.Sink
 	batch int
+	// linger, when positive, makes the goroutine flush the sink once no
+	// rows have arrived for that long (stream mode's prompt flushing).
+	linger time.Duration
 
 	cols []string
 	rows [][]any
 
-	ch      chan sdk.Rows
+	ch      chan sinkMsg
 	wg      sync.WaitGroup
 	mu      sync.Mutex
 	err     error
 	written atomic.Int64
 	closed  bool
+}
+
+// sinkMsg is rows to write, or a request to flush (done receives the
+// result once everything before it is durable).
+type sinkMsg struct {
+	rows sdk.Rows
+	done chan error
 }
 
 func (k *sinkRT) open(ctx context.Context) error {
@@ -39,7 +51,7 @@ func (k *sinkRT) open(ctx context.Context) error {
 	if err := k.sink.Open(ctx, req); err != nil {
 		return fmt.Errorf("sink %s: open: %w", k.st.Name, err)
 	}
-	k.ch = make(chan sdk.Rows, 2)
+	k.ch = make(chan sinkMsg, 2)
 	k.wg.Add(1)
 	go k.loop(ctx)
 	return nil
@@ -47,16 +59,65 @@ func (k *sinkRT) open(ctx context.Context) error {
 
 func (k *sinkRT) loop(ctx context.Context) {
 	defer k.wg.Done()
-	for rows := range k.ch {
+	dirty := false
+	var timer *time.Timer
+	var expired <-chan time.Time
+	for {
+		var m sinkMsg
+		var ok bool
+		select {
+		case m, ok = <-k.ch:
+		case <-expired:
+			expired = nil
+			if dirty && k.error() == nil {
+				k.setError(k.flush(ctx))
+				dirty = false
+			}
+			continue
+		}
+		if !ok {
+			if timer != nil {
+				timer.Stop()
+			}
+			return
+		}
+		if m.done != nil {
+			err := k.error()
+			if err == nil && dirty {
+				err = k.flush(ctx)
+				k.setError(err)
+				dirty = false
+			}
+			m.done <- err
+			continue
+		}
 		if k.error() != nil {
 			continue // drain
 		}
-		if err := k.sink.Write(ctx, rows); err != nil {
+		if err := k.sink.Write(ctx, m.rows); err != nil {
 			k.setError(fmt.Errorf("sink %s: write: %w", k.st.Name, err))
 			continue
 		}
-		k.written.Add(int64(len(rows.Rows)))
+		k.written.Add(int64(len(m.rows.Rows)))
+		dirty = true
+		if k.linger > 0 {
+			if timer == nil {
+				timer = time.NewTimer(k.linger)
+			} else {
+				timer.Reset(k.linger)
+			}
+			expired = timer.C
+		}
 	}
+}
+
+func (k *sinkRT) flush(ctx context.Context) error {
+	if f, ok := k.sink.(sdk.Flusher); ok {
+		if err := f.Flush(ctx); err != nil {
+			return fmt.Errorf("sink %s: flush: %w", k.st.Name, err)
+		}
+	}
+	return nil
 }
 
 func (k *sinkRT) setError(err error) {
@@ -117,28 +178,40 @@ func (k *sinkRT) send(ctx context.Context) error {
 	rows := sdk.Rows{Columns: k.cols, Rows: k.rows}
 	k.rows = make([][]any, 0, k.batch)
 	select {
-	case k.ch <- rows:
+	case k.ch <- sinkMsg{rows: rows}:
 	case <-ctx.Done():
 		return cause(ctx)
 	}
 	return k.error()
 }
 
-// finish sends what is pending, waits for the sink goroutine and flushes.
-func (k *sinkRT) finish(ctx context.Context) error {
+// commit sends what is pending and returns once the sink has made
+// everything it was given durable.
+func (k *sinkRT) commit(ctx context.Context) error {
 	if err := k.send(ctx); err != nil {
 		return err
 	}
-	k.stop()
-	if err := k.error(); err != nil {
+	done := make(chan error, 1)
+	select {
+	case k.ch <- sinkMsg{done: done}:
+	case <-ctx.Done():
+		return cause(ctx)
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return cause(ctx)
+	}
+}
+
+// finish commits and stops the sink goroutine.
+func (k *sinkRT) finish(ctx context.Context) error {
+	if err := k.commit(ctx); err != nil {
 		return err
 	}
-	if f, ok := k.sink.(sdk.Flusher); ok {
-		if err := f.Flush(ctx); err != nil {
-			return fmt.Errorf("sink %s: flush: %w", k.st.Name, err)
-		}
-	}
-	return nil
+	k.stop()
+	return k.error()
 }
 
 func (k *sinkRT) stop() {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sort"
+	"sync/atomic"
 
 	"github.com/flowctl/flowctl/plugins/sdk"
 	"github.com/flowctl/flowctl/runtime/record"
@@ -22,16 +24,21 @@ type sourceRT struct {
 	stage *stageRT
 	src   sdk.Source
 	dec   *schema.Decoder
+	acker sdk.Acker // nil when the source does not take acknowledgements
 	done  bool
+
+	caughtUp atomic.Bool // the last chunk sent said the source was caught up
 
 	parts map[string]*partition
 	last  *partition // the partition of the previous record, to skip the map lookup
 }
 
 type partition struct {
-	name   string
-	maxT   int64
-	active bool
+	name     string
+	maxT     int64 // largest event time seen
+	active   bool  // seen within the idle timeout
+	lastSeen int64 // processing time of its last record, Unix ns
+	pos      sdk.Position
 }
 
 func newSourceRT(s *stageRT) *sourceRT {
@@ -48,6 +55,7 @@ func (s *sourceRT) open(ctx context.Context) error {
 	}
 	s.dec = dec
 	s.src = st.Plugin.NewSource()
+	s.acker, _ = s.src.(sdk.Acker)
 	err = s.src.Open(ctx, sdk.OpenRequest{
 		Config: st.Config.JSON, Format: st.Format,
 		Settings: sdk.Settings{Name: st.Name},
@@ -78,7 +86,7 @@ func (s *sourceRT) read(ctx context.Context, out chan<- *chunk, cancel context.C
 			}
 			return
 		}
-		c := &chunk{src: s, last: end}
+		c := &chunk{src: s, last: end, caughtUp: b.CaughtUp}
 		if n := len(b.Messages); n > 0 {
 			if st.Out.Dyn == nil {
 				width = len(st.Out.Names)
@@ -117,41 +125,38 @@ func (s *sourceRT) read(ctx context.Context, out chan<- *chunk, cancel context.C
 		case <-ctx.Done():
 			return
 		}
+		// Set only once the chunk is handed over: a trigger that sees the
+		// flag with nothing pending has everything the source had.
+		s.caughtUp.Store(b.CaughtUp)
 		if end {
 			return
 		}
 	}
 }
 
-// observe notes a record's event time on its partition and returns the
-// source watermark and whether it moved.
-func (s *sourceRT) observe(r *record.Record) (int64, bool) {
+// partition returns the state of a partition, marking it active and seen
+// at now (processing time, Unix ns).
+func (s *sourceRT) partition(name string, now int64) *partition {
 	p := s.last
-	if p == nil || p.name != r.Pos.Partition {
-		p = s.parts[r.Pos.Partition]
+	if p == nil || p.name != name {
+		p = s.parts[name]
 		if p == nil {
-			p = &partition{name: r.Pos.Partition, maxT: math.MinInt64, active: true}
-			s.parts[p.name] = p
+			p = &partition{name: name, maxT: math.MinInt64}
+			s.parts[name] = p
 		}
 		s.last = p
 	}
-	if r.Time <= p.maxT {
-		return s.stage.wm, false
-	}
-	p.maxT = r.Time
-	wm := s.watermark(false)
-	return wm, wm > s.stage.wm
+	p.lastSeen = now
+	p.active = true
+	return p
 }
 
 // watermark is the minimum over active partitions of max event time minus
-// lateness. Once the source has ended, its partitions stop holding it back.
-func (s *sourceRT) watermark(ended bool) int64 {
-	if ended {
-		return maxWatermark
-	}
+// lateness, or minWatermark while no active partition has an event time.
+func (s *sourceRT) watermark() int64 {
 	wm := int64(math.MaxInt64)
 	for _, p := range s.parts {
-		if p.active {
+		if p.active && p.maxT != math.MinInt64 {
 			wm = min(wm, p.maxT)
 		}
 	}
@@ -163,4 +168,41 @@ func (s *sourceRT) watermark(ended bool) int64 {
 		return minWatermark
 	}
 	return wm - lat
+}
+
+// expireIdle marks partitions silent for the source's idle timeout as
+// inactive, so they stop holding the watermark back. It reports whether
+// anything changed.
+func (s *sourceRT) expireIdle(now int64) bool {
+	timeout := s.stage.st.IdleTimeout
+	if timeout <= 0 {
+		return false
+	}
+	changed, active := false, 0
+	for _, p := range s.parts {
+		if p.active && now-p.lastSeen >= timeout {
+			p.active = false
+			changed = true
+		}
+		if p.active {
+			active++
+		}
+	}
+	if active == 0 && len(s.parts) > 0 && !s.stage.idle {
+		s.stage.idle = true
+		changed = true
+	}
+	return changed
+}
+
+// positions returns the latest position per partition, for Ack.
+func (s *sourceRT) positions() []sdk.Position {
+	out := make([]sdk.Position, 0, len(s.parts))
+	for _, p := range s.parts {
+		if p.pos.Partition != "" {
+			out = append(out, p.pos)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Partition < out[j].Partition })
+	return out
 }

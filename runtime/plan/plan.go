@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"time"
 
 	"github.com/flowctl/flowctl/plugins/sdk"
 	"github.com/flowctl/flowctl/runtime/agg"
@@ -72,6 +73,15 @@ type Plan struct {
 	Mode       config.Mode
 	Stages     []*Stage // in graph order (topological)
 	DeadLetter *Stage   // a sink stage, nil when there is none
+	Trigger    Trigger  // micro-batch mode
+}
+
+// Trigger says when micro-batch mode runs a batch.
+type Trigger struct {
+	Every        time.Duration // between the starts of triggers; 0 runs them back to back
+	Once         bool          // one trigger over what is available, then stop
+	AvailableNow bool          // triggers until everything available now is read, then stop
+	MaxRecords   int64         // at most this many records a trigger; 0 for no bound
 }
 
 // StageKind says what a stage does.
@@ -141,6 +151,12 @@ func Compile(p *config.Pipeline, cat *catalog.Catalog, mode config.Mode) (*Plan,
 	}
 	if pl.Mode == "" {
 		pl.Mode = config.Batch
+	}
+	if t := p.Trigger; t != nil {
+		pl.Trigger = Trigger{Every: t.Every.Value, Once: t.Once.Value, AvailableNow: t.AvailableNow.Value, MaxRecords: t.MaxRecords.Value}
+		if pl.Mode != config.MicroBatch {
+			ds.Warn(t.Pos, "trigger", "trigger applies only in micro-batch mode; this run is in %s mode", pl.Mode)
+		}
 	}
 	if g == nil {
 		ds.Sort()
@@ -443,6 +459,11 @@ func (c *compiler) aggregate(s *Stage, t *config.Transform, in Fields, env *expr
 	}
 	s.LateToDLQ = t.Late.Value == "dead_letter"
 	s.Out = out
+	for _, is := range s.Inputs {
+		if is.Kind == AggregateStage && is.Emit == window.Updates {
+			c.ds.Add(t.Pos, path, "%s reads the rows of %s, which has emit: updates; only sinks may read intermediate rows", s.Name, is.Name)
+		}
+	}
 	if s.Windowed {
 		for _, si := range s.Sources {
 			src := c.plan.Stages[si]
