@@ -99,7 +99,8 @@ type driver struct {
 	ctx     context.Context // reading: cancelled by a stop
 	sinkCtx context.Context // writing: cancelled only by errors
 	chunks  chan *chunk
-	live    int // sources not ended
+	pending *chunk // micro-batch: the part of a chunk left for the next trigger
+	live    int    // sources not ended
 }
 
 // receive waits for the next chunk; ok is false when the run is stopped.
@@ -234,18 +235,28 @@ func (d *driver) microBatch() error {
 // trigger reads chunks until every live source is caught up (or has
 // ended), or max records were read. It reports what it read and whether
 // it stopped because the sources were caught up.
-func (d *driver) trigger(max int64) (read int64, caughtUp bool, err error) {
-	for d.live > 0 && (max <= 0 || read < max) {
+func (d *driver) trigger(limit int64) (read int64, caughtUp bool, err error) {
+	for d.live > 0 && (limit <= 0 || read < limit) {
 		var c *chunk
-		select {
-		case c = <-d.chunks:
-		default:
-			if d.allCaughtUp() {
-				return read, true, nil
+		if d.pending != nil {
+			c, d.pending = d.pending, nil
+		} else {
+			select {
+			case c = <-d.chunks:
+			default:
+				if d.allCaughtUp() {
+					return read, true, nil
+				}
+				if c, _, err = d.receive(nil); err != nil {
+					return read, false, err
+				}
 			}
-			if c, _, err = d.receive(nil); err != nil {
-				return read, false, err
-			}
+		}
+		if n := int64(len(c.recs) + len(c.bad)); limit > 0 && read+n > limit {
+			// Split: the rest waits for the next trigger.
+			k := max(0, int(limit-read)-len(c.bad))
+			d.pending = &chunk{src: c.src, recs: c.recs[k:], last: c.last, caughtUp: c.caughtUp}
+			c = &chunk{src: c.src, recs: c.recs[:k], bad: c.bad}
 		}
 		read += int64(len(c.recs) + len(c.bad))
 		if err := d.handle(c); err != nil {
@@ -256,6 +267,9 @@ func (d *driver) trigger(max int64) (read int64, caughtUp bool, err error) {
 }
 
 func (d *driver) allCaughtUp() bool {
+	if d.pending != nil {
+		return false
+	}
 	for _, s := range d.e.srcs {
 		if !s.done && !s.caughtUp.Load() {
 			return false

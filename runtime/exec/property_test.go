@@ -27,10 +27,14 @@ import (
 
 // event is one generated input record.
 type event struct {
+	ID    int
 	Key   string
 	T     time.Time
 	N     int64
 	Price decimal.Decimal
+	// wm is the watermark the record met, when it matters: it counts only
+	// in windows ending after it.
+	wm time.Time
 }
 
 var base = time.Date(2026, 3, 17, 0, 0, 0, 0, time.UTC)
@@ -50,6 +54,7 @@ func genEvents(r *rand.Rand, n int, disorder time.Duration) []event {
 			maxT = t
 		}
 		evs[i] = event{
+			ID:  i,
 			Key:   fmt.Sprintf("k%d", r.IntN(4)),
 			T:     t,
 			N:     r.Int64N(200) - 50,
@@ -87,7 +92,9 @@ func reference(evs []event, kind string, size, slide time.Duration) []map[string
 	case "sliding":
 		for _, e := range evs {
 			for s := e.T.Truncate(slide); s.After(e.T.Add(-size)); s = s.Add(-slide) {
-				add(win{s, s.Add(size)}, e)
+				if s.Add(size).After(e.wm) {
+					add(win{s, s.Add(size)}, e)
+				}
 			}
 		}
 	case "session":
@@ -178,6 +185,7 @@ transforms:
       first_n: first(n)
       last_n: last(n)
       distinct_n: count_distinct(n)
+    late: dead_letter
 sinks:
   - name: out
     from: agg
@@ -187,6 +195,7 @@ sinks:
 
 const schemaYAML = `name: ev
 fields:
+  id: int
   key: string
   t: timestamp
   n: int
@@ -195,10 +204,19 @@ fields:
 
 func runPipeline(t *testing.T, dir string, evs []event, window string, lateness time.Duration, mode config.Mode) []map[string]any {
 	t.Helper()
+	rows, _, _ := runWith(t, dir, evs, window, lateness, mode, nil)
+	return rows
+}
+
+// runWith runs the property pipeline with --set style overrides and
+// returns its rows, the ids of the records it dead-lettered, and the
+// summary.
+func runWith(t *testing.T, dir string, evs []event, window string, lateness time.Duration, mode config.Mode, sets []string) ([]map[string]any, []int, exec.Summary) {
+	t.Helper()
 	in := filepath.Join(dir, "in.jsonl")
 	var b strings.Builder
 	for _, e := range evs {
-		fmt.Fprintf(&b, `{"key":%q,"t":%q,"n":%d,"price":%s}`+"\n", e.Key, e.T.Format(time.RFC3339), e.N, e.Price.StringFixed(2))
+		fmt.Fprintf(&b, `{"id":%d,"key":%q,"t":%q,"n":%d,"price":%s}`+"\n", e.ID, e.Key, e.T.Format(time.RFC3339), e.N, e.Price.StringFixed(2))
 	}
 	if err := os.WriteFile(in, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
@@ -208,7 +226,9 @@ func runPipeline(t *testing.T, dir string, evs []event, window string, lateness 
 	}
 	out := filepath.Join(dir, "out-"+string(mode)+".jsonl")
 	src := fmt.Sprintf(pipelineTmpl, in, lateness, window, out)
-	p, ds := config.Load(filepath.Join(dir, "p.yaml"), []byte(src), nil)
+	dead := filepath.Join(dir, "dead-"+string(mode)+".jsonl")
+	src += fmt.Sprintf("dead_letter: {plugin: file, config: {path: %q}}\n", dead)
+	p, ds := config.LoadWith(filepath.Join(dir, "p.yaml"), []byte(src), config.Options{Sets: sets})
 	if ds.HasErrors() {
 		t.Fatalf("load: %v", ds.Err())
 	}
@@ -224,10 +244,38 @@ func runPipeline(t *testing.T, dir string, evs []event, window string, lateness 
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}
-	if sum.Read != int64(len(evs)) || sum.DeadLettered != 0 {
-		t.Fatalf("summary %+v: want %d read, none dead-lettered", sum, len(evs))
+	if sum.Read != int64(len(evs)) || sum.DeadLettered != sum.Late {
+		t.Fatalf("summary %+v: want %d read, only late records dead-lettered", sum, len(evs))
 	}
-	return readRows(t, out)
+	return readRows(t, out), deadIDs(t, dead), sum
+}
+
+// deadIDs returns the ids of the dead-lettered records, sorted.
+func deadIDs(t *testing.T, path string) []int {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if line == "" {
+			continue
+		}
+		var row struct {
+			Record struct{ ID int }
+			Reason string
+		}
+		if err := json.Unmarshal([]byte(line), &row); err != nil {
+			t.Fatal(err)
+		}
+		if row.Reason != "agg: late" {
+			t.Fatalf("dead letter reason %q, want late", row.Reason)
+		}
+		ids = append(ids, row.Record.ID)
+	}
+	sort.Ints(ids)
+	return ids
 }
 
 func readRows(t *testing.T, path string) []map[string]any {
@@ -320,5 +368,115 @@ func TestModesAgreeWithinLateness(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// lateReference simulates the watermark record by record: a record meets
+// max(event times before it) - lateness, and is late when every window it
+// belongs to has ended by then. It returns the late ids and the records
+// that count.
+func lateReference(evs []event, size, slide, lateness time.Duration) (late []int, kept []event) {
+	wm := time.Time{}
+	seen := false
+	var maxT time.Time
+	for _, e := range evs {
+		// The last window holding e ends at floor(t/slide)*slide + size.
+		lastEnd := e.T.Truncate(slide).Add(size)
+		if seen && !lastEnd.After(wm) {
+			late = append(late, e.ID)
+		} else {
+			if seen {
+				e.wm = wm
+			}
+			kept = append(kept, e)
+		}
+		if !seen || e.T.After(maxT) {
+			maxT, seen = e.T, true
+		}
+		wm = maxT.Add(-lateness)
+	}
+	return late, kept
+}
+
+// TestModesAgreeBeyondLateness feeds records later than the watermark
+// allows: stream and micro-batch (several trigger sizes) must call exactly
+// the records the reference calls late, and emit the reference's rows over
+// the rest; batch, where nothing is late, gives the complete answer.
+func TestModesAgreeBeyondLateness(t *testing.T) {
+	for _, w := range windows[:2] { // sessions: see TestSessionModesAgree
+		t.Run(w.name, func(t *testing.T) {
+			t.Parallel()
+			slide := w.slide
+			if slide == 0 {
+				slide = w.size
+			}
+			for seed := range uint64(5) {
+				r := rand.New(rand.NewPCG(seed, 13))
+				evs := genEvents(r, 100+r.IntN(300), 15*time.Minute)
+				lateness := time.Minute
+				wantLate, kept := lateReference(evs, w.size, slide, lateness)
+				if len(wantLate) == 0 {
+					t.Fatalf("seed %d: the input has no late records; the test would prove nothing", seed)
+				}
+				want := reference(kept, w.kind, w.size, w.slide)
+				sortRows(want)
+				runs := []struct {
+					mode config.Mode
+					sets []string
+				}{
+					{config.Stream, nil},
+					{config.MicroBatch, []string{"trigger.available_now=true", "trigger.max_records=1"}},
+					{config.MicroBatch, []string{"trigger.available_now=true", "trigger.max_records=7"}},
+					{config.MicroBatch, []string{"trigger.available_now=true", "trigger.max_records=100"}},
+					{config.MicroBatch, nil},
+				}
+				for _, run := range runs {
+					got, late, sum := runWith(t, t.TempDir(), evs, w.yaml, lateness, run.mode, run.sets)
+					if len(run.sets) > 1 && run.sets[1] == "trigger.max_records=7" && sum.Triggers < int64(len(evs)/7) {
+						t.Fatalf("seed %d: %d triggers for %d records at 7 a trigger", seed, sum.Triggers, len(evs))
+					}
+					sortRows(got)
+					if diff := cmp.Diff(wantLate, late); diff != "" {
+						t.Fatalf("seed %d, %s %v: late records differ from the reference (-want +got):\n%s", seed, run.mode, run.sets, diff)
+					}
+					if diff := cmp.Diff(want, got); diff != "" {
+						t.Fatalf("seed %d, %s %v: rows differ from the reference (-want +got):\n%s", seed, run.mode, run.sets, diff)
+					}
+				}
+				full := reference(evs, w.kind, w.size, w.slide)
+				sortRows(full)
+				got, late, _ := runWith(t, t.TempDir(), evs, w.yaml, lateness, config.Batch, nil)
+				sortRows(got)
+				if len(late) != 0 {
+					t.Fatalf("seed %d: batch called %d records late", seed, len(late))
+				}
+				if diff := cmp.Diff(full, got); diff != "" {
+					t.Fatalf("seed %d: batch rows differ from the complete reference (-want +got):\n%s", seed, diff)
+				}
+			}
+		})
+	}
+}
+
+// TestSessionModesAgree checks that with disorder beyond lateness, session
+// windows in stream and micro-batch mode (several trigger sizes) call the
+// same records late and emit the same rows.
+func TestSessionModesAgree(t *testing.T) {
+	w := windows[2]
+	for seed := range uint64(5) {
+		r := rand.New(rand.NewPCG(seed, 17))
+		evs := genEvents(r, 100+r.IntN(300), 15*time.Minute)
+		wantRows, wantLate, _ := runWith(t, t.TempDir(), evs, w.yaml, time.Minute, config.Stream, nil)
+		sortRows(wantRows)
+		for _, max := range []string{"1", "13", "1000"} {
+			got, late, _ := runWith(t, t.TempDir(), evs, w.yaml, time.Minute, config.MicroBatch, []string{"trigger.available_now=true", "trigger.max_records=" + max})
+			sortRows(got)
+			if diff := cmp.Diff(wantLate, late); diff != "" {
+				t.Fatalf("seed %d, max_records %s: late records differ from stream (-stream +micro-batch):\n%s", seed, max, diff)
+			}
+			if diff := cmp.Diff(wantRows, got); diff != "" {
+				t.Fatalf("seed %d, max_records %s: rows differ from stream (-stream +micro-batch):\n%s", seed, max, diff)
+			}
+		}
 	}
 }
