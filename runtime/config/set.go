@@ -122,4 +122,3 @@ func sequenceIndex(n *yaml.Node, seg string) int {
 	}
 	return -1
 }
-

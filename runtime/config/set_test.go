@@ -58,7 +58,6 @@ sources:
 	}
 }
 
-
 // TestLoadWithSets checks that overrides reach the AST and that problems
 // in a --set value are positioned within the value.
 func TestLoadWithSets(t *testing.T) {

@@ -54,7 +54,7 @@ func genEvents(r *rand.Rand, n int, disorder time.Duration) []event {
 			maxT = t
 		}
 		evs[i] = event{
-			ID:  i,
+			ID:    i,
 			Key:   fmt.Sprintf("k%d", r.IntN(4)),
 			T:     t,
 			N:     r.Int64N(200) - 50,
