@@ -5,6 +5,7 @@ import (
 
 	"github.com/flowctl/flowctl/plugins/sdk"
 	"github.com/flowctl/flowctl/plugins/sinks/stdout"
+	"github.com/flowctl/flowctl/plugins/sources/generate"
 	"github.com/flowctl/flowctl/runtime/catalog"
 
 	filesink "github.com/flowctl/flowctl/plugins/sinks/file"
@@ -30,6 +31,7 @@ func newRoot() *cobra.Command {
 func builtins() []sdk.Plugin {
 	return []sdk.Plugin{
 		filesource.Plugin(),
+		generate.Plugin(),
 		filesink.Plugin(),
 		stdout.Plugin(),
 	}

@@ -59,7 +59,7 @@ func (e *engine) run(ctx context.Context, cancel context.CancelCauseFunc) (err e
 	}
 	chunks := make(chan *chunk, 2*len(e.srcs))
 	for _, s := range e.srcs {
-		go s.read(ctx, chunks, cancel)
+		go s.read(ctx, e.opts.Now, chunks, cancel)
 	}
 	d := driver{e: e, ctx: ctx, sinkCtx: sinkCtx, chunks: chunks, live: len(e.srcs)}
 	switch e.plan.Mode {
@@ -255,8 +255,8 @@ func (d *driver) trigger(limit int64) (read int64, caughtUp bool, err error) {
 		if n := int64(len(c.recs) + len(c.bad)); limit > 0 && read+n > limit {
 			// Split: the rest waits for the next trigger.
 			k := max(0, int(limit-read)-len(c.bad))
-			d.pending = &chunk{src: c.src, recs: c.recs[k:], last: c.last, caughtUp: c.caughtUp}
-			c = &chunk{src: c.src, recs: c.recs[:k], bad: c.bad}
+			d.pending = &chunk{src: c.src, recs: c.recs[k:], last: c.last, caughtUp: c.caughtUp, readAt: c.readAt}
+			c = &chunk{src: c.src, recs: c.recs[:k], bad: c.bad, readAt: c.readAt}
 		}
 		read += int64(len(c.recs) + len(c.bad))
 		if err := d.handle(c); err != nil {

@@ -185,8 +185,9 @@ type chunk struct {
 	src      *sourceRT
 	recs     []record.Record
 	bad      []rejected
-	last     bool // the source ended
-	caughtUp bool // the source delivered everything available
+	last     bool  // the source ended
+	caughtUp bool  // the source delivered everything available
+	readAt   int64 // processing time the source returned it, Unix ns
 }
 
 // rejected is a record that never became a record: it did not decode, or
@@ -214,7 +215,7 @@ func (e *engine) process(ctx context.Context, c *chunk) error {
 			return err
 		}
 	}
-	now := e.opts.Now().UnixNano()
+	now := c.readAt
 	if len(c.recs) > 0 && s.idle {
 		s.idle = false
 	}

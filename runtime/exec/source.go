@@ -7,6 +7,7 @@ import (
 	"math"
 	"sort"
 	"sync/atomic"
+	"time"
 
 	"github.com/flowctl/flowctl/plugins/sdk"
 	"github.com/flowctl/flowctl/runtime/record"
@@ -74,7 +75,7 @@ func (s *sourceRT) close(ctx context.Context) {
 
 // read runs in its own goroutine: it reads batches, decodes them and hands
 // them to the engine, until the source ends or ctx is cancelled.
-func (s *sourceRT) read(ctx context.Context, out chan<- *chunk, cancel context.CancelCauseFunc) {
+func (s *sourceRT) read(ctx context.Context, now func() time.Time, out chan<- *chunk, cancel context.CancelCauseFunc) {
 	st := s.stage.st
 	var width int
 	for {
@@ -86,7 +87,7 @@ func (s *sourceRT) read(ctx context.Context, out chan<- *chunk, cancel context.C
 			}
 			return
 		}
-		c := &chunk{src: s, last: end, caughtUp: b.CaughtUp}
+		c := &chunk{src: s, last: end, caughtUp: b.CaughtUp, readAt: now().UnixNano()}
 		if n := len(b.Messages); n > 0 {
 			if st.Out.Dyn == nil {
 				width = len(st.Out.Names)

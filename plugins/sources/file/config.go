@@ -3,6 +3,7 @@ package file
 import (
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"github.com/flowctl/flowctl/plugins/sdk"
 )
@@ -12,6 +13,24 @@ type Config struct {
 	// Path names the files to read: a path or a glob with filepath.Match
 	// syntax (*, ?, [a-z]). Paths resolve against the working directory.
 	Path string `json:"path"`
+	// Follow keeps reading after the end of the files, like tail -F:
+	// appended lines and new files matching Path are read as they come.
+	Follow bool `json:"follow"`
+	// PollInterval is how often a followed source looks for new data, as
+	// Go duration text; empty means 200ms.
+	PollInterval string `json:"poll_interval"`
+}
+
+// defaultPollInterval is PollInterval when it is not set.
+const defaultPollInterval = 200 * time.Millisecond
+
+// pollEvery returns the poll interval; c must be valid.
+func (c *Config) pollEvery() time.Duration {
+	if c.PollInterval == "" {
+		return defaultPollInterval
+	}
+	d, _ := time.ParseDuration(c.PollInterval) // checked by Validate
+	return d
 }
 
 // Validate reports the problems of c, keyed by field.
@@ -21,6 +40,15 @@ func (c *Config) Validate() []sdk.Diagnostic {
 		diags = append(diags, sdk.Diagnostic{Path: "path", Msg: "must not be empty"})
 	} else if _, err := filepath.Match(c.Path, ""); err != nil {
 		diags = append(diags, sdk.Diagnostic{Path: "path", Msg: fmt.Sprintf("bad glob %q: %v", c.Path, err)})
+	}
+	if c.PollInterval != "" {
+		d, err := time.ParseDuration(c.PollInterval)
+		switch {
+		case err != nil:
+			diags = append(diags, sdk.Diagnostic{Path: "poll_interval", Msg: fmt.Sprintf(`%q is not a duration such as "200ms" or "1s"`, c.PollInterval)})
+		case d <= 0:
+			diags = append(diags, sdk.Diagnostic{Path: "poll_interval", Msg: "must be positive"})
+		}
 	}
 	return diags
 }

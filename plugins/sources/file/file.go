@@ -1,7 +1,9 @@
 // Package file is flowctl's built-in file source. It reads the files a glob
 // matches, in sorted order, each as one partition, decompressing .gz files
 // on the fly, and splits them into messages by the source's format: one
-// message per line for json and raw, one per row for csv.
+// message per line for json and raw, one per row for csv. With `follow`
+// it tails the files like tail -F, reading appended records and new
+// matching files until cancelled.
 package file
 
 import (
@@ -11,11 +13,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/klauspost/compress/gzip"
 
@@ -44,7 +48,20 @@ func Plugin() sdk.Plugin {
 				Required: true,
 				Doc: "The files to read: a path or a glob in filepath.Match syntax (`*`, `?`, `[a-z]`), " +
 					"relative to the working directory. Matches are read in sorted order; " +
-					"a glob that matches no file fails the run.",
+					"a glob that matches no file fails the run, unless `follow` is set.",
+			}, {
+				Name:    "follow",
+				Type:    sdk.TypeBool,
+				Default: false,
+				Doc: "Keep reading after the end of the files, like `tail -F`: records appended to them " +
+					"and files that start to match `path` are read as they come, and the source never ends. " +
+					"A last line without its line ending waits for it. A file that shrinks or is replaced " +
+					"is read again from the start. `.gz` files are read once.",
+			}, {
+				Name:    "poll_interval",
+				Type:    sdk.TypeDuration,
+				Default: "200ms",
+				Doc:     "With `follow`, how often to look for appended data and new files.",
 			}},
 		},
 		NewSource: func() sdk.Source { return newSource() },
@@ -65,16 +82,34 @@ var _ sdk.Source = (*Source)(nil)
 // A message's Position has the file path as matched for Partition, the
 // 1-based line where the record starts for Line, and the byte offset just
 // after the record in the decompressed file for Offset.
+//
+// With Config.Follow, a plain file's last line is a record only once its
+// line ending is there (for csv: a row only once it is complete), files
+// are looked at again every poll interval for appended data, and files
+// that start to match the glob are added, those found in one look in
+// sorted order. A file that shrank or was replaced by another is read
+// again from its start; .gz files are read once.
 type Source struct {
 	files  []string
 	csv    bool
 	resume map[string]sdk.Position
+	logger sdk.Logger
 
-	next   int     // index in files of the next file to open
-	cur    *stream // the file being read; nil between files
-	err    error   // returned by every Read from now on
-	done   bool    // every file was read
-	avgRec int     // bytes per record in the last batch, to size the next
+	pending []int   // indexes in files of the files to read next, in order
+	cur     *stream // the file being read; nil between files
+	curIdx  int     // index in files of cur
+	err     error   // returned by every Read from now on
+	done    bool    // every file was read
+	avgRec  int     // bytes per record in the last batch, to size the next
+
+	// Following (tail -F).
+	follow    bool
+	glob      string
+	pollEvery time.Duration
+	tails     []tail         // per file, where reading stopped
+	known     map[string]int // path -> index in files
+	lastPoll  time.Time
+	timer     *time.Timer
 
 	// Limits, lowered by tests to reach edge cases with small inputs.
 	batchMessages, batchBytes, recordLimit, chunkSize int
@@ -91,7 +126,9 @@ func newSource() *Source {
 
 // Open expands the glob and prepares to read the first file. It fails if
 // the config is invalid, the format is not json, raw or csv, or no file
-// matches. Resume positions of files the glob does not match are ignored.
+// matches and the source does not follow. Resume positions of files the
+// glob does not match are ignored; with follow, they apply to files that
+// start to match later.
 func (s *Source) Open(_ context.Context, req sdk.OpenRequest) error {
 	cfg, diags := parseConfig(req.Config)
 	if len(diags) > 0 {
@@ -108,33 +145,74 @@ func (s *Source) Open(_ context.Context, req sdk.OpenRequest) error {
 	default:
 		return fmt.Errorf("format %q is not supported by the file source; want json, csv or raw", req.Format)
 	}
-	matches, err := filepath.Glob(cfg.Path)
+	s.logger = req.Settings.Logger
+	s.follow, s.glob, s.pollEvery = cfg.Follow, cfg.Path, cfg.pollEvery()
+	files, err := s.match()
 	if err != nil {
-		return &sdk.ConfigError{Path: "path", Msg: fmt.Sprintf("bad glob %q: %v", cfg.Path, err)}
+		return err
 	}
-	s.files = s.files[:0]
-	for _, m := range matches {
-		fi, err := os.Stat(m)
-		if err != nil {
-			return err
-		}
-		if !fi.IsDir() {
-			s.files = append(s.files, m)
-		}
-	}
+	s.files = files
 	if len(s.files) == 0 {
-		return fmt.Errorf("no files match %q", cfg.Path)
+		if !s.follow {
+			return fmt.Errorf("no files match %q", cfg.Path)
+		}
+		s.logf("no files match %q yet; waiting for some", cfg.Path)
 	}
-	slices.Sort(s.files)
+	s.pending = make([]int, len(s.files))
+	for i := range s.pending {
+		s.pending[i] = i
+	}
 	s.resume = make(map[string]sdk.Position, len(req.Resume))
 	for _, p := range req.Resume {
-		if _, ok := slices.BinarySearch(s.files, p.Partition); ok {
+		if _, ok := slices.BinarySearch(s.files, p.Partition); ok || s.follow && matchGlob(cfg.Path, p.Partition) {
 			s.resume[p.Partition] = p
-		} else if req.Settings.Logger != nil {
-			req.Settings.Logger.Printf("resume position %s ignored: %q does not match that file", p, cfg.Path)
+		} else {
+			s.logf("resume position %s ignored: %q does not match that file", p, cfg.Path)
+		}
+	}
+	if s.follow {
+		s.tails = make([]tail, len(s.files))
+		s.known = make(map[string]int, len(s.files))
+		for i, f := range s.files {
+			s.known[f] = i
 		}
 	}
 	return nil
+}
+
+// match returns the files the glob matches, sorted, directories left out.
+// A match that vanishes before it is looked at is left out too.
+func (s *Source) match() ([]string, error) {
+	matches, err := filepath.Glob(s.glob)
+	if err != nil {
+		return nil, &sdk.ConfigError{Path: "path", Msg: fmt.Sprintf("bad glob %q: %v", s.glob, err)}
+	}
+	files := matches[:0]
+	for _, m := range matches {
+		fi, err := os.Stat(m)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !fi.IsDir() {
+			files = append(files, m)
+		}
+	}
+	slices.Sort(files)
+	return files, nil
+}
+
+func matchGlob(glob, path string) bool {
+	ok, err := filepath.Match(glob, path)
+	return ok && err == nil
+}
+
+func (s *Source) logf(format string, args ...any) {
+	if s.logger != nil {
+		s.logger.Printf(format, args...)
+	}
 }
 
 // Read returns the next batch: up to 4096 messages or about 1 MiB of
@@ -143,6 +221,11 @@ func (s *Source) Open(_ context.Context, req sdk.OpenRequest) error {
 // An error (unreadable file, line longer than 16 MiB, bad resume offset)
 // names the file and, where it applies, the line; it is returned after the
 // messages read before it were delivered, and then by every later Read.
+//
+// A following source never ends: once it has read everything there is,
+// Read returns what it has, or, with nothing, polls the files every
+// poll interval until it has something or ctx is cancelled, and then
+// returns ctx.Err().
 func (s *Source) Read(ctx context.Context) (sdk.Batch, error) {
 	if err := ctx.Err(); err != nil {
 		return sdk.Batch{}, err
@@ -160,16 +243,32 @@ func (s *Source) Read(ctx context.Context) (sdk.Batch, error) {
 	b := batch{msgs: make([]sdk.Message, 0, est), maxMsgs: s.batchMessages, maxBytes: s.batchBytes}
 	for !b.full() {
 		if s.cur == nil {
-			if s.next == len(s.files) {
-				s.done = true
-				break
+			if len(s.pending) == 0 {
+				if !s.follow {
+					s.done = true
+					break
+				}
+				if len(b.msgs) > 0 {
+					break
+				}
+				if err := s.poll(ctx); err != nil {
+					if ctx.Err() != nil {
+						return sdk.Batch{}, ctx.Err()
+					}
+					return s.fail(b, err)
+				}
+				continue
 			}
-			st, err := s.openStream(s.files[s.next])
-			s.next++
+			k := s.pending[0]
+			s.pending = s.pending[1:]
+			st, err := s.openFile(k)
 			if err != nil {
 				return s.fail(b, err)
 			}
-			s.cur = st
+			if st == nil {
+				continue
+			}
+			s.cur, s.curIdx = st, k
 		}
 		var more bool
 		var err error
@@ -182,6 +281,9 @@ func (s *Source) Read(ctx context.Context) (sdk.Batch, error) {
 			return s.fail(b, err)
 		}
 		if !more {
+			if s.follow {
+				s.tails[s.curIdx].stop(s.cur)
+			}
 			if err := s.cur.close(); err != nil {
 				return s.fail(b, err)
 			}
@@ -213,12 +315,178 @@ func (s *Source) fail(b batch, err error) (sdk.Batch, error) {
 
 // Close closes the file being read, if any.
 func (s *Source) Close(context.Context) error {
+	if s.timer != nil {
+		s.timer.Stop()
+	}
 	if s.cur == nil {
 		return nil
 	}
 	err := s.cur.close()
 	s.cur = nil
 	return err
+}
+
+// tail is where a followed file's reading stopped: at the end of what was
+// there, before a record not complete yet.
+type tail struct {
+	opened bool     // the file was read once; its resume position is spent
+	gz     bool     // a .gz file, read once and never again
+	offset int64    // where the next record starts
+	line   int64    // the 1-based line at offset
+	end    int64    // the file's size when it was last read to its end
+	header []string // csv: the header row, once read
+	fi     os.FileInfo
+}
+
+// stop records where st, at the end of its file, stopped.
+func (t *tail) stop(st *stream) {
+	t.opened = true
+	t.gz = !st.follow
+	t.offset = st.base + int64(st.pos)
+	t.line = st.line
+	t.end = st.base + int64(len(st.buf))
+	t.header = st.header
+	t.fi = st.fi
+}
+
+// reset makes the file be read again from its start.
+func (t *tail) reset() {
+	*t = tail{opened: true, line: 1}
+}
+
+// openFile opens files[k] at the position reading starts from. With
+// follow, it returns a nil stream for a file that has vanished, and a
+// file seen before is reopened where its reading stopped.
+func (s *Source) openFile(k int) (*stream, error) {
+	path := s.files[k]
+	if !s.follow {
+		return s.openStream(path)
+	}
+	t := &s.tails[k]
+	var st *stream
+	var err error
+	if t.opened {
+		st, err = s.reopen(path, t)
+	} else {
+		st, err = s.openStream(path)
+		if _, ok := errors.AsType[*pastEndError](err); ok {
+			// The file shrank while the pipeline was stopped.
+			s.logf("%v: reading %s from the start", err, path)
+			delete(s.resume, path)
+			st, err = s.openStream(path)
+		}
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil // scan reads it if it comes back
+	}
+	return st, err
+}
+
+// reopen opens a followed file where t says its reading stopped, or at its
+// start if it shrank or is another file now.
+func (s *Source) reopen(path string, t *tail) (*stream, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	st := &stream{path: path, f: f, r: f, chunkSize: s.chunkSize, recordLimit: s.recordLimit, follow: true}
+	if err := s.restart(st, t); err != nil {
+		_ = st.close() // err is the one to report
+		return nil, err
+	}
+	return st, nil
+}
+
+func (s *Source) restart(st *stream, t *tail) error {
+	fi, err := st.f.Stat()
+	if err != nil {
+		return err
+	}
+	st.fi = fi
+	switch {
+	case t.fi != nil && !os.SameFile(fi, t.fi):
+		s.logf("%s was replaced: reading it from the start", st.path)
+		t.reset()
+	case fi.Size() < t.end:
+		s.logf("%s shrank from %d to %d bytes: reading it from the start", st.path, t.end, fi.Size())
+		t.reset()
+	}
+	st.base, st.line, st.bomChecked = t.offset, t.line, t.offset > 0
+	st.sizeHint = int(max(min(fi.Size()-t.offset+1, int64(st.chunkSize)), 1))
+	if t.offset > 0 {
+		if _, err := st.f.Seek(t.offset, io.SeekStart); err != nil {
+			return err
+		}
+	}
+	if !s.csv {
+		return nil
+	}
+	if t.header == nil {
+		if err := st.readHeader(); err != nil {
+			return err
+		}
+	} else {
+		st.header, st.fields = t.header, len(t.header)
+	}
+	st.startCSV()
+	return nil
+}
+
+// poll waits until a poll interval has passed since the last poll, then
+// looks for files that grew, shrank, were replaced or started to match,
+// and queues them.
+func (s *Source) poll(ctx context.Context) error {
+	if !s.lastPoll.IsZero() {
+		if d := time.Until(s.lastPoll.Add(s.pollEvery)); d > 0 {
+			if s.timer == nil {
+				s.timer = time.NewTimer(d)
+			} else {
+				s.timer.Reset(d)
+			}
+			select {
+			case <-ctx.Done():
+				s.timer.Stop()
+				return ctx.Err()
+			case <-s.timer.C:
+			}
+		}
+	}
+	s.lastPoll = time.Now()
+	return s.scan()
+}
+
+// scan queues, in the order they were found, the followed files that have
+// something new to read. Files that start to match the glob come after
+// the others, sorted.
+func (s *Source) scan() error {
+	files, err := s.match()
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		if _, ok := s.known[f]; !ok {
+			s.known[f] = len(s.files)
+			s.files = append(s.files, f)
+			s.tails = append(s.tails, tail{})
+		}
+	}
+	for k := range s.tails {
+		t := &s.tails[k]
+		if t.gz {
+			continue
+		}
+		fi, err := os.Stat(s.files[k])
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if !t.opened || fi.Size() != t.end || !os.SameFile(fi, t.fi) {
+			s.pending = append(s.pending, k) // reopen sorts out which
+		}
+	}
+	return nil
 }
 
 // batch collects the messages of one Read.
@@ -248,9 +516,11 @@ func (b *batch) add() *sdk.Message {
 // written again once bytes of it may have been handed out, so payloads can
 // be sliced from it. buf[pos:] are the bytes not consumed yet.
 type stream struct {
-	path string
-	f    *os.File
-	r    io.Reader // f, or a gzip reader over f
+	path   string
+	f      *os.File
+	r      io.Reader   // f, or a gzip reader over f
+	fi     os.FileInfo // f's, when it was opened
+	follow bool        // a followed plain file: a record not ended yet waits
 
 	buf        []byte
 	base       int64 // stream offset of buf[0]
@@ -295,6 +565,8 @@ func (s *Source) start(st *stream) error {
 	if err != nil {
 		return err
 	}
+	st.fi = fi
+	st.follow = s.follow && !gz
 	if gz {
 		st.sizeHint = int(min(fi.Size()*8, int64(st.chunkSize)))
 	} else {
@@ -413,7 +685,7 @@ func (st *stream) readLines(b *batch) (more bool, err error) {
 				return false, err
 			}
 			continue
-		} else if st.pos < len(st.buf) {
+		} else if st.pos < len(st.buf) && !st.follow {
 			end, next = len(st.buf), len(st.buf)
 		} else {
 			return false, nil
@@ -512,7 +784,17 @@ func (st *stream) skip(target int64) error {
 }
 
 func (st *stream) pastEnd(offset, size int64) error {
-	return fmt.Errorf("resume offset %d is past the end of %s (%d bytes)", offset, st.path, size)
+	return &pastEndError{path: st.path, offset: offset, size: size}
+}
+
+// pastEndError is a resume position past the end of its file.
+type pastEndError struct {
+	path         string
+	offset, size int64
+}
+
+func (e *pastEndError) Error() string {
+	return fmt.Sprintf("resume offset %d is past the end of %s (%d bytes)", e.offset, e.path, e.size)
 }
 
 func (st *stream) notAtBoundary(offset int64) error {
@@ -520,25 +802,30 @@ func (st *stream) notAtBoundary(offset int64) error {
 }
 
 // csvInput feeds a stream's bytes to encoding/csv, keeping them in buf so
-// that the raw text of a bad row can be recovered.
+// that the raw text of a bad row can be recovered. A followed file is fed
+// complete lines only: the end of what is there is the end of the last
+// line.
 type csvInput struct{ st *stream }
 
 func (in csvInput) Read(p []byte) (int, error) {
 	st := in.st
-	if st.served == len(st.buf) {
+	for {
+		end := len(st.buf)
+		if st.follow {
+			end = st.served + bytes.LastIndexByte(st.buf[st.served:], '\n') + 1
+		}
+		if st.served < end {
+			n := copy(p, st.buf[st.served:end])
+			st.served += n
+			return n, nil
+		}
 		if st.eof {
 			return 0, io.EOF
 		}
 		if err := st.fill(); err != nil {
 			return 0, err
 		}
-		if st.served == len(st.buf) {
-			return 0, io.EOF
-		}
 	}
-	n := copy(p, st.buf[st.served:])
-	st.served += n
-	return n, nil
 }
 
 // startCSV starts a csv reader at buf[pos].
@@ -589,6 +876,15 @@ func (st *stream) readRow() (rec []string, raw []byte, line int64, err error) {
 	startOff := st.csvBase + st.csv.InputOffset()
 	rec, err = st.csv.Read()
 	if errors.Is(err, io.EOF) {
+		return nil, nil, 0, io.EOF
+	}
+	if pe, ok := errors.AsType[*csv.ParseError](err); ok && st.follow && st.eof &&
+		errors.Is(pe.Err, csv.ErrQuote) && st.csvBase+st.csv.InputOffset() == st.base+int64(st.served) {
+		// A quoted field runs to the end of what the file holds: the row
+		// is not complete yet. (A row whose quotes are wrong on its last
+		// line looks the same until more of the file arrives.) It is read
+		// again when the file grows.
+		st.csv = nil
 		return nil, nil, 0, io.EOF
 	}
 	if err != nil && errors.As(err, new(*tooLongError)) {

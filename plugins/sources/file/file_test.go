@@ -376,7 +376,8 @@ func TestOpenErrors(t *testing.T) {
 		{"empty path", `{"path":""}`, "json", `path: must not be empty`},
 		{"no config", ``, "json", `path: must not be empty`},
 		{"bad glob", `{"path":"data/[a"}`, "json", `path: bad glob "data/[a": syntax error in pattern`},
-		{"unknown field", `{"path":"x","follow":true}`, "json", `json: unknown field "follow"`},
+		{"unknown field", `{"path":"x","tail":true}`, "json", `json: unknown field "tail"`},
+		{"bad poll interval", `{"path":"x","follow":true,"poll_interval":"0s"}`, "json", `poll_interval: must be positive`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -403,6 +404,10 @@ func TestValidate(t *testing.T) {
 		{"empty", `{"path":""}`, []sdk.Diagnostic{{Path: "path", Msg: "must not be empty"}}},
 		{"bad glob", `{"path":"[x"}`, []sdk.Diagnostic{{Path: "path", Msg: `bad glob "[x": syntax error in pattern`}}},
 		{"wrong type", `{"path":3}`, []sdk.Diagnostic{{Msg: "json: cannot unmarshal number into Go struct field Config.path of type string"}}},
+		{"follow", `{"path":"x","follow":true,"poll_interval":"10ms"}`, nil},
+		{"zero poll interval", `{"path":"x","poll_interval":"0s"}`, []sdk.Diagnostic{{Path: "poll_interval", Msg: "must be positive"}}},
+		{"negative poll interval", `{"path":"x","poll_interval":"-1s"}`, []sdk.Diagnostic{{Path: "poll_interval", Msg: "must be positive"}}},
+		{"bad poll interval", `{"path":"x","poll_interval":"soon"}`, []sdk.Diagnostic{{Path: "poll_interval", Msg: `"soon" is not a duration such as "200ms" or "1s"`}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
