@@ -43,7 +43,7 @@ func FormatTime(t time.Time) string {
 // decimals with more than 18 digits.
 func AppendJSON(buf []byte, v any) []byte {
 	switch v := v.(type) {
-	case nil:
+	case nil, absent:
 		return append(buf, "null"...)
 	case string:
 		return appendJSONString(buf, v)
@@ -105,8 +105,9 @@ func AppendJSON(buf []byte, v any) []byte {
 
 // AppendJSONObject appends one JSON object to buf, {"c1":v1,"c2":v2,...},
 // with the members in column order and each value written by AppendJSON.
-// Values for which skip returns true are left out; a nil skip keeps every
-// value. A column without a value (values shorter than columns) is null.
+// Absent values, and values for which skip returns true, are left out; a
+// nil skip keeps every other value. A column without a value (values
+// shorter than columns) is null.
 func AppendJSONObject(buf []byte, columns []string, values []any, skip func(any) bool) []byte {
 	buf = append(buf, '{')
 	first := true
@@ -115,7 +116,7 @@ func AppendJSONObject(buf []byte, columns []string, values []any, skip func(any)
 		if i < len(values) {
 			v = values[i]
 		}
-		if skip != nil && skip(v) {
+		if v == Absent || skip != nil && skip(v) {
 			continue
 		}
 		if !first {
@@ -129,14 +130,15 @@ func AppendJSONObject(buf []byte, columns []string, values []any, skip func(any)
 	return append(buf, '}')
 }
 
-// FormatText renders v as text for a CSV cell or a table: nil is "",
+// FormatText renders v as text for a CSV cell or a table: nil and Absent
+// are "",
 // strings are themselves, timestamps follow FormatTime, decimals keep their
 // exact digits, NaN and ±Inf are "NaN", "+Inf" and "-Inf", and everything
 // else reads as its JSON (see AppendJSON) without the quotes of a JSON
 // string: a duration is "1h30m0s", bytes are base64, a list is "[1,2]".
 func FormatText(v any) string {
 	switch v := v.(type) {
-	case nil:
+	case nil, absent:
 		return ""
 	case string:
 		return v

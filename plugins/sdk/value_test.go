@@ -276,6 +276,7 @@ func TestAppendJSONObject(t *testing.T) {
 		{"skip leaves values out", []string{"a", "b", "c"}, []any{absent, nil, absent}, skipAbsent, `{"b":null}`},
 		{"skip everything", []string{"a"}, []any{absent}, skipAbsent, `{}`},
 		{"nil skip keeps nil", []string{"a"}, []any{nil}, nil, `{"a":null}`},
+		{"sdk.Absent left out", []string{"a", "b", "c"}, []any{int64(1), sdk.Absent, nil}, nil, `{"a":1,"c":null}`},
 		{"missing values are null", []string{"a", "b"}, []any{true}, nil, `{"a":true,"b":null}`},
 		{"extra values ignored", []string{"a"}, []any{true, false}, nil, `{"a":true}`},
 		{"column names escaped", []string{"we\"ird\n"}, []any{int64(1)}, nil, `{"we\"ird\n":1}`},
@@ -522,6 +523,7 @@ func TestFormatText(t *testing.T) {
 		want string
 	}{
 		{"nil", nil, ""},
+		{"absent", sdk.Absent, ""},
 		{"string raw", "a \"quoted\", comma\nline", "a \"quoted\", comma\nline"},
 		{"bool", true, "true"},
 		{"int64", int64(-3), "-3"},

@@ -191,6 +191,7 @@ func (k *checker) value(n *yaml.Node, f sdk.FieldSpec, path string) (any, bool) 
 		if err := n.Decode(&v); err != nil {
 			return bad("a mapping")
 		}
+		k.recordPaths(n, path)
 		return jsonable(v), true
 	}
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
@@ -231,6 +232,25 @@ func (k *checker) value(n *yaml.Node, f sdk.FieldSpec, path string) (any, bool) 
 		return n.Value, true
 	}
 	return bad("a " + string(f.Type))
+}
+
+// recordPaths notes the position of every value inside a free-form
+// block, so a plugin's diagnostic about "fields.amount" lands on it.
+func (k *checker) recordPaths(n *yaml.Node, path string) {
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			p := join(path, n.Content[i].Value)
+			k.cfg.paths[p] = k.pos(n.Content[i+1])
+			k.recordPaths(n.Content[i+1], p)
+		}
+	case yaml.SequenceNode:
+		for i, e := range n.Content {
+			p := fmt.Sprintf("%s[%d]", path, i)
+			k.cfg.paths[p] = k.pos(e)
+			k.recordPaths(e, p)
+		}
+	}
 }
 
 func contains(list []string, s string) bool {
