@@ -241,6 +241,7 @@ func (s *Source) Read(ctx context.Context) (sdk.Batch, error) {
 		est = min(s.batchMessages, s.batchBytes/s.avgRec+1)
 	}
 	b := batch{msgs: make([]sdk.Message, 0, est), maxMsgs: s.batchMessages, maxBytes: s.batchBytes}
+	caughtUp := false
 	for !b.full() {
 		if s.cur == nil {
 			if len(s.pending) == 0 {
@@ -249,6 +250,7 @@ func (s *Source) Read(ctx context.Context) (sdk.Batch, error) {
 					break
 				}
 				if len(b.msgs) > 0 {
+					caughtUp = true // everything there is has been read
 					break
 				}
 				if err := s.poll(ctx); err != nil {
@@ -293,7 +295,7 @@ func (s *Source) Read(ctx context.Context) (sdk.Batch, error) {
 	if len(b.msgs) > 0 {
 		s.avgRec = max(b.bytes/len(b.msgs), 1)
 	}
-	out := sdk.Batch{Messages: b.msgs}
+	out := sdk.Batch{Messages: b.msgs, CaughtUp: caughtUp}
 	if s.done {
 		return out, sdk.ErrEndOfInput
 	}

@@ -503,3 +503,25 @@ func TestFollowResume(t *testing.T) {
 		})
 	}
 }
+
+// TestFollowSaysCaughtUp checks that a followed source marks the batch
+// that reaches the end of what is there, and only that one, as caught up,
+// so that a micro-batch trigger knows when to stop reading.
+func TestFollowSaysCaughtUp(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	appendFile(t, filepath.Join(dir, "a.jsonl"), strings.Repeat("{\"n\":1}\n", 5))
+	src := openFollow(t, limits{"two a batch", 2, maxBatchBytes, chunkBytes}, filepath.Join(dir, "*.jsonl"), "json", "5ms", nil)
+	var caught []bool
+	for n := 0; n < 5; {
+		b, err := src.Read(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(b.Messages)
+		caught = append(caught, b.CaughtUp)
+	}
+	if got := fmt.Sprint(caught); got != "[false false true]" {
+		t.Errorf("caught up per batch of 2 over 5 lines: %s, want [false false true]", got)
+	}
+}

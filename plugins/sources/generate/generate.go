@@ -205,11 +205,14 @@ func (s *Source) Read(ctx context.Context) (sdk.Batch, error) {
 		return sdk.Batch{}, sdk.ErrEndOfInput
 	}
 	limit := int64(s.maxBat)
+	caughtUp := false
 	if s.p.rate > 0 {
 		due, err := s.wait(ctx)
 		if err != nil {
 			return sdk.Batch{}, err
 		}
+		// Everything due is in this batch: the next Read waits for the rate.
+		caughtUp = due <= limit
 		limit = min(limit, due)
 	}
 	if s.p.count > 0 {
@@ -239,7 +242,7 @@ func (s *Source) Read(ctx context.Context) (sdk.Batch, error) {
 		}
 	}
 	s.emitted += int64(len(msgs))
-	out := sdk.Batch{Messages: msgs}
+	out := sdk.Batch{Messages: msgs, CaughtUp: caughtUp}
 	if s.ended() {
 		return out, sdk.ErrEndOfInput
 	}

@@ -494,6 +494,9 @@ func TestPacing(t *testing.T) {
 	if len(first.Messages) != 1 {
 		t.Errorf("the first Read returned %d events; only event 0 is due at once", len(first.Messages))
 	}
+	if !first.CaughtUp {
+		t.Error("the first Read held everything due but did not say it is caught up")
+	}
 	for i, m := range msgs {
 		if m.Position.Offset != int64(i) {
 			t.Fatalf("event %d has offset %d", i, m.Position.Offset)
@@ -509,10 +512,10 @@ func TestPacingCatchUp(t *testing.T) {
 	if b, err := src.Read(context.Background()); err != nil || len(b.Messages) != 1 {
 		t.Fatalf("first Read = %d, %v", len(b.Messages), err)
 	}
-	src.t0 = src.t0.Add(-time.Second) // as if a second went by
+	src.t0 = src.t0.Add(-2 * time.Second) // as if two seconds went by
 	b, err := src.Read(context.Background())
-	if err != nil || len(b.Messages) < 1000 || len(b.Messages) > 1024 {
-		t.Errorf("Read after a second = %d events, %v; want the ~1000 due", len(b.Messages), err)
+	if err != nil || len(b.Messages) != 1024 || b.CaughtUp {
+		t.Errorf("Read after two seconds = %d events, caught up %v, %v; want a full batch of the ~2000 due, not caught up", len(b.Messages), b.CaughtUp, err)
 	}
 }
 
