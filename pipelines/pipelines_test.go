@@ -24,13 +24,15 @@ import (
 	"github.com/flowctl/flowctl/runtime/exec"
 	"github.com/flowctl/flowctl/runtime/plan"
 
+	"github.com/flowctl/flowctl/plugins/sources/generate"
+
 	filesink "github.com/flowctl/flowctl/plugins/sinks/file"
 	filesource "github.com/flowctl/flowctl/plugins/sources/file"
 )
 
 func newCatalog(t *testing.T) *catalog.Catalog {
 	t.Helper()
-	cat, err := catalog.New(filesource.Plugin(), filesink.Plugin(), stdout.Plugin())
+	cat, err := catalog.New(filesource.Plugin(), filesink.Plugin(), stdout.Plugin(), generate.Plugin())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,4 +204,100 @@ func readLines(t *testing.T, path string) []string {
 	}
 	sort.Strings(lines)
 	return lines
+}
+
+// runExample runs an example pipeline with overrides, writing its sink
+// `sink` to a temporary file, and returns the output lines.
+func runExample(t *testing.T, file string, mode config.Mode, sink string, sets ...string) ([]map[string]any, exec.Summary) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "out.jsonl")
+	sets = append(sets, "sinks."+sink+".config.path="+out)
+	p, ds := config.LoadFileWith(file, config.Options{Sets: sets})
+	if ds.HasErrors() {
+		t.Fatal(ds.Err())
+	}
+	cat, err := catalog.New(filesource.Plugin(), filesink.Plugin(), stdout.Plugin(), generate.Plugin())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, ds := plan.Compile(p, cat, mode)
+	if ds.HasErrors() {
+		t.Fatal(ds.Err())
+	}
+	sum, err := exec.Run(context.Background(), pl, exec.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, m)
+	}
+	return rows, sum
+}
+
+// TestOpsDashboard runs the micro-batch dashboard over a bounded slice of
+// its generated orders: its disorder is within its lateness, so stream and
+// batch mode must give the same rows, and every order is counted in the
+// six 30-minute windows that hold it.
+func TestOpsDashboard(t *testing.T) {
+	const n = 60_000 // five minutes of event time at 200 a second
+	bounded := []string{"sources.orders.config.rate=0", "sources.orders.config.count=60000", "trigger.every=1ms", "trigger.max_records=5000"}
+	micro, sum := runExample(t, "ops_dashboard.yaml", "", "board", bounded...)
+	if sum.Triggers < n/5000 || sum.Late != 0 || sum.DeadLettered != 0 {
+		t.Fatalf("summary %+v: want at least %d triggers, nothing late or dead-lettered", sum, n/5000)
+	}
+	var orders float64
+	for _, r := range micro {
+		orders += r["orders"].(float64)
+		if rate := r["cancellation_rate"].(float64); rate < 0 || rate > 1 {
+			t.Errorf("cancellation rate %v out of [0, 1] in %v", rate, r)
+		}
+	}
+	if orders != 6*n {
+		t.Errorf("orders summed over windows = %v, want %d (each order is in 6 windows)", orders, 6*n)
+	}
+	for _, mode := range []config.Mode{config.Stream, config.Batch} {
+		got, _ := runExample(t, "ops_dashboard.yaml", mode, "board", bounded...)
+		if diff := cmp.Diff(micro, got); diff != "" {
+			t.Errorf("%s mode differs from micro-batch (-micro-batch +%s):\n%s", mode, mode, diff)
+		}
+	}
+}
+
+// TestFraudVelocity runs the stream fraud check over a bounded slice of its
+// generated transactions: every alert is above the threshold, alerts come
+// before their window closes, and the last alert per card and window (what
+// an upsert on the sink's key keeps) equals the batch answer.
+func TestFraudVelocity(t *testing.T) {
+	bounded := []string{"sources.transactions.config.rate=0", "sources.transactions.config.count=30000"}
+	stream, sum := runExample(t, "fraud_velocity.yaml", "", "alerts", bounded...)
+	if sum.Late != 0 || len(stream) == 0 {
+		t.Fatalf("summary %+v, %d alerts: want alerts and nothing late", sum, len(stream))
+	}
+	last := map[string]map[string]any{}
+	for _, r := range stream {
+		if r["transactions"].(float64) <= 8 {
+			t.Errorf("alert at or below the threshold: %v", r)
+		}
+		last[r["card_id"].(string)+"|"+r["window_start"].(string)] = r
+	}
+	batch, _ := runExample(t, "fraud_velocity.yaml", config.Batch, "alerts", bounded...)
+	want := map[string]map[string]any{}
+	for _, r := range batch {
+		want[r["card_id"].(string)+"|"+r["window_start"].(string)] = r
+	}
+	if len(stream) <= len(batch) {
+		t.Errorf("stream gave %d alerts, batch %d: stream should alert on updates before windows close", len(stream), len(batch))
+	}
+	if diff := cmp.Diff(want, last); diff != "" {
+		t.Errorf("last alert per card and window differs from batch (-batch +stream):\n%s", diff)
+	}
 }

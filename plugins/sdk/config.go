@@ -38,6 +38,10 @@ type Spec struct {
 	Version string
 	Summary string
 	Fields  []FieldSpec
+	// Times, for a source, says it sets Message.Time on every message (an
+	// event time or a broker timestamp), so windows can use it when the
+	// pipeline declares no event_time.
+	Times bool
 }
 
 // FieldSpec declares one config field.

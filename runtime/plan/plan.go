@@ -467,8 +467,8 @@ func (c *compiler) aggregate(s *Stage, t *config.Transform, in Fields, env *expr
 	if s.Windowed {
 		for _, si := range s.Sources {
 			src := c.plan.Stages[si]
-			if src.Node.Source.EventTime == nil {
-				c.ds.Warn(t.Window.Pos, path+".window", "source %s has no event_time: the window uses the time the source attaches to each record, and dead-letters records without one", src.Name)
+			if src.Node.Source.EventTime == nil && !src.Plugin.Spec.Times {
+				c.ds.Add(t.Window.Pos, path+".window", "source %s has no event_time, which the window needs (its plugin attaches no time to records)", src.Name)
 			}
 		}
 		for _, is := range s.Inputs {

@@ -40,6 +40,7 @@ func Plugin() sdk.Plugin {
 			Kind:    sdk.KindSource,
 			Version: "0.1.0",
 			Summary: "Generates synthetic events from field expressions with seeded random helpers, optionally paced, partitioned and out of order.",
+			Times:   true,
 			Fields: []sdk.FieldSpec{
 				{
 					Name: "fields", Type: sdk.TypeObject, Required: true,
