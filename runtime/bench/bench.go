@@ -132,7 +132,7 @@ type Result struct {
 func (r Result) Rate() float64 { return float64(r.Events) / r.Elapsed.Seconds() }
 
 func (r Result) String() string {
-	return fmt.Sprintf("%-14s %10d events  %8.3fs  %10.0f events/s", r.Case, r.Events, r.Elapsed.Seconds(), r.Rate())
+	return fmt.Sprintf("%-26s %10d events  %8.3fs  %10.0f events/s", r.Case, r.Events, r.Elapsed.Seconds(), r.Rate())
 }
 
 // Setup writes the input and the schema into dir and returns the input path.
@@ -144,19 +144,23 @@ func Setup(dir string, n int) (string, error) {
 	return input, os.WriteFile(filepath.Join(dir, "bid.yaml"), []byte(Schema), 0o644)
 }
 
-// RunCase runs one case over the input made by Setup in dir.
+// RunCase runs one case in batch mode over the input made by Setup in dir.
 func RunCase(ctx context.Context, cat *catalog.Catalog, dir string, c Case) (Result, error) {
+	return runCase(ctx, cat, dir, c, config.Batch, nil)
+}
+
+func runCase(ctx context.Context, cat *catalog.Catalog, dir string, c Case, mode config.Mode, sets []string) (Result, error) {
 	src := []byte(replace(c.YAML, map[string]string{
 		"{{input}}":  filepath.Join(dir, "bids.jsonl"),
 		"{{schema}}": filepath.Join(dir, "bid.yaml"),
 		"{{out}}":    filepath.Join(dir, c.Name+".out.jsonl"),
 	}))
 	file := filepath.Join(dir, c.Name+".yaml")
-	p, ds := config.Load(file, src, nil)
+	p, ds := config.LoadWith(file, src, config.Options{Sets: sets})
 	if ds.HasErrors() {
 		return Result{}, ds.Err()
 	}
-	pl, ds := plan.Compile(p, cat, config.Batch)
+	pl, ds := plan.Compile(p, cat, mode)
 	if ds.HasErrors() {
 		return Result{}, ds.Err()
 	}

@@ -3,8 +3,11 @@ package bench
 import (
 	"context"
 	"testing"
+	"time"
 
+	"github.com/flowctl/flowctl/plugins/sdk"
 	"github.com/flowctl/flowctl/plugins/sinks/file"
+	"github.com/flowctl/flowctl/plugins/sources/generate"
 	"github.com/flowctl/flowctl/runtime/catalog"
 
 	filesource "github.com/flowctl/flowctl/plugins/sources/file"
@@ -57,5 +60,37 @@ func TestCases(t *testing.T) {
 		if r.Events != n {
 			t.Errorf("%s: read %d events, want %d", c.Name, r.Events, n)
 		}
+	}
+}
+
+// TestModesAndLatency runs the mode comparison and a short latency run on
+// a small input: each mode reads every event, and the latency run
+// measures rows.
+func TestModesAndLatency(t *testing.T) {
+	dir := t.TempDir()
+	const n = 3000
+	if _, err := Setup(dir, n); err != nil {
+		t.Fatal(err)
+	}
+	plugins := []sdk.Plugin{filesource.Plugin(), file.Plugin(), generate.Plugin()}
+	cat, err := catalog.New(plugins...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ModeRuns {
+		r, err := RunMode(context.Background(), cat, dir, m.Mode, m.Sets)
+		if err != nil {
+			t.Fatalf("%s: %v", m.Mode, err)
+		}
+		if r.Events != n {
+			t.Errorf("%s: read %d events, want %d", m.Mode, r.Events, n)
+		}
+	}
+	l, err := RunLatency(context.Background(), plugins, dir, 20000, 100*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Events != 2000 || l.Rows == 0 || l.Max < l.P50 {
+		t.Errorf("latency run %+v: want 2000 events and a distribution of row latencies", l)
 	}
 }
