@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/signal"
@@ -32,9 +31,6 @@ func newRun() *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			if ctx == nil {
-				ctx = context.Background()
-			}
 			sum, err := exec.Run(ctx, pl, exec.Options{Stderr: cmd.ErrOrStderr()})
 			fmt.Fprintln(cmd.ErrOrStderr(), sum)
 			if err != nil {

@@ -205,15 +205,6 @@ func (k *sinkRT) commit(ctx context.Context) error {
 	}
 }
 
-// finish commits and stops the sink goroutine.
-func (k *sinkRT) finish(ctx context.Context) error {
-	if err := k.commit(ctx); err != nil {
-		return err
-	}
-	k.stop()
-	return k.error()
-}
-
 func (k *sinkRT) stop() {
 	if !k.closed {
 		k.closed = true

@@ -613,11 +613,11 @@ func normalize(v any) (any, error) {
 // sameValue reports whether normalizing kept x as it was (only scalars
 // and the same containers compare as the same).
 func sameValue(y, x any) bool {
-	switch x.(type) {
+	switch x := x.(type) {
 	case []any, map[string]any:
 		return reflect.ValueOf(y).UnsafePointer() == reflect.ValueOf(x).UnsafePointer()
 	case time.Time:
-		return x.(time.Time).Location() == time.UTC
+		return x.Location() == time.UTC
 	}
 	return reflect.TypeOf(y) == reflect.TypeOf(x)
 }
