@@ -19,6 +19,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/flowctl/flowctl/plugins/sdk"
+	"github.com/flowctl/flowctl/plugins/sdk/sdktest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files and the README config table")
@@ -356,50 +357,9 @@ func TestSpec(t *testing.T) {
 	}
 }
 
-// configTable renders the README's config section from the spec.
-func configTable(spec sdk.Spec) string {
-	var b strings.Builder
-	b.WriteString("| field | type | default | required | description |\n| --- | --- | --- | --- | --- |\n")
-	for _, f := range spec.Fields {
-		def := ""
-		if f.Default != nil {
-			def = fmt.Sprintf("`%v`", f.Default)
-		}
-		req := ""
-		if f.Required {
-			req = "yes"
-		}
-		doc := f.Doc
-		if len(f.Enum) > 0 {
-			doc += " One of `" + strings.Join(f.Enum, "`, `") + "`."
-		}
-		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", f.Name, f.Type, def, req, doc)
-	}
-	return b.String()
-}
-
 func TestREADME(t *testing.T) {
 	t.Parallel()
-	const begin, end = "<!-- config -->\n", "<!-- /config -->"
-	readme, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(readme)
-	i, j := strings.Index(text, begin), strings.Index(text, end)
-	if i < 0 || j < i {
-		t.Fatalf("README.md has no %q ... %q section", begin, end)
-	}
-	want := configTable(Plugin().Spec)
-	if got := text[i+len(begin) : j]; got != want {
-		if *update {
-			if err := os.WriteFile("README.md", []byte(text[:i+len(begin)]+want+text[j:]), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			return
-		}
-		t.Errorf("README.md config table is stale (run go test -update):\n%s", cmp.Diff(want, got))
-	}
+	sdktest.CheckREADME(t, "README.md", Plugin().Spec, *update)
 }
 
 func BenchmarkWrite(b *testing.B) {

@@ -1,0 +1,60 @@
+// Package lint holds the house rules that no linter checks for us.
+package lint
+
+import (
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/flowctl/flowctl/"
+
+// TestForbiddenImports enforces the layout: plugins (the SDK and every
+// built-in plugin) are written against plugins/sdk alone and never reach
+// into the runtime, and nothing uses yaml.v2.
+func TestForbiddenImports(t *testing.T) {
+	root := "../.."
+	checked := 0
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if name := d.Name(); path != root && (strings.HasPrefix(name, ".") || name == "testdata") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") {
+			return nil
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
+		if err != nil {
+			return err
+		}
+		checked++
+		rel, _ := filepath.Rel(root, path)
+		rel = filepath.ToSlash(rel)
+		for _, imp := range f.Imports {
+			p, _ := strconv.Unquote(imp.Path.Value)
+			if p == "gopkg.in/yaml.v2" {
+				t.Errorf("%s imports gopkg.in/yaml.v2; use yaml.v3", rel)
+			}
+			own := p == module+filepath.ToSlash(filepath.Dir(rel)) // an external test package
+			if strings.HasPrefix(rel, "plugins/") && strings.HasPrefix(p, module) && !strings.HasPrefix(p, module+"plugins/sdk") && !own {
+				t.Errorf("%s imports %s: plugins may import only plugins/sdk", rel, p)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if checked < 50 {
+		t.Fatalf("checked only %d Go files", checked)
+	}
+}
