@@ -138,7 +138,7 @@ func New(name string, arg schema.Type, param float64) (*Func, error) {
 	f := &Func{name: name, op: o, arg: arg}
 	k := arg.Kind
 	bad := func() (*Func, error) {
-		return nil, fmt.Errorf("%s does not apply to %s", name, kindName(k))
+		return nil, fmt.Errorf("%s does not apply to %s", name, k)
 	}
 	switch o {
 	case opCount:
@@ -227,9 +227,9 @@ func (f *Func) String() string {
 	case f.noArg:
 		return f.name + "()"
 	case f.op == opApproxPercentile:
-		return fmt.Sprintf("%s(%s, %v)", f.name, kindName(f.arg.Kind), f.param)
+		return fmt.Sprintf("%s(%s, %v)", f.name, f.arg.Kind, f.param)
 	}
-	return f.name + "(" + kindName(f.arg.Kind) + ")"
+	return f.name + "(" + f.arg.Kind.String() + ")"
 }
 
 // ResultType returns the type of f's results. It is optional (a result may
@@ -392,32 +392,6 @@ func acceptName(a accept) string {
 		return "a value that can be compared"
 	}
 	return "any value"
-}
-
-func kindName(k schema.Kind) string {
-	switch k {
-	case schema.Any:
-		return "any"
-	case schema.String:
-		return "string"
-	case schema.Int:
-		return "int"
-	case schema.Float:
-		return "float"
-	case schema.Bool:
-		return "bool"
-	case schema.Timestamp:
-		return "timestamp"
-	case schema.Duration:
-		return "duration"
-	case schema.Decimal:
-		return "decimal"
-	case schema.List:
-		return "list"
-	case schema.Object:
-		return "object"
-	}
-	return fmt.Sprintf("kind(%d)", k)
 }
 
 func valueTypeName(v any) string {

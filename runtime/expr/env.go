@@ -197,31 +197,11 @@ func reflectSchemaType(t reflect.Type, nt *nature.Nature) schema.Type {
 	return schema.Type{Kind: schema.Any}
 }
 
-// typeName is the user-facing name of a schema type.
+// typeName is the user-facing name of a schema type: its kind, without
+// a decimal's precision or optionality.
 func typeName(t schema.Type) string {
-	switch t.Kind {
-	case schema.String:
-		return "string"
-	case schema.Int:
-		return "int"
-	case schema.Float:
-		return "float"
-	case schema.Bool:
-		return "bool"
-	case schema.Timestamp:
-		return "timestamp"
-	case schema.Duration:
-		return "duration"
-	case schema.Decimal:
-		return "decimal"
-	case schema.List:
-		if t.Elem == nil {
-			return "list"
-		}
+	if t.Kind == schema.List && t.Elem != nil {
 		return "list<" + typeName(*t.Elem) + ">"
-	case schema.Object:
-		return "object"
-	default:
-		return "any"
 	}
+	return t.Kind.String()
 }
