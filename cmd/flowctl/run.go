@@ -5,16 +5,18 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/flowctl/flowctl/runtime/exec"
+	"github.com/flowctl/flowctl/runtime/metrics"
 )
 
 func newRun() *cobra.Command {
 	var (
-		mode string
-		sets []string
+		mode, metricsAddr string
+		sets              []string
 	)
 	cmd := &cobra.Command{
 		Use:   "run FILE",
@@ -31,7 +33,30 @@ func newRun() *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			sum, err := exec.Run(ctx, pl, exec.Options{Stderr: cmd.ErrOrStderr()})
+			var rep *metrics.Reporter
+			if metricsAddr != "" {
+				rep = metrics.New(pl.Pipeline.Name.Value)
+				addr, err := rep.Serve(ctx, metricsAddr)
+				if err != nil {
+					return failed(fmt.Errorf("--metrics: %w", err))
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "serving metrics on http://%s/metrics\n", addr)
+			}
+			bar := newProgress(cmd.ErrOrStderr())
+			sum, err := exec.Run(ctx, pl, exec.Options{
+				Stderr:        cmd.ErrOrStderr(),
+				ProgressEvery: 500 * time.Millisecond,
+				Progress: func(s exec.Summary) {
+					if rep != nil {
+						rep.Update(s)
+					}
+					bar.update(s)
+				},
+			})
+			bar.finish()
+			if rep != nil {
+				rep.Update(sum)
+			}
 			fmt.Fprintln(cmd.ErrOrStderr(), sum)
 			if err != nil {
 				return failed(err)
@@ -40,6 +65,7 @@ func newRun() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&mode, "mode", "", "override the pipeline's mode: batch, micro-batch or stream")
+	cmd.Flags().StringVar(&metricsAddr, "metrics", "", "serve Prometheus metrics on this address, e.g. 127.0.0.1:9464")
 	cmd.Flags().StringArrayVar(&sets, "set", nil, "override a value of the pipeline file: path=value, e.g. sources.orders.config.path=in/*.jsonl (repeatable)")
 	return cmd
 }

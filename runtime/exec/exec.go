@@ -41,6 +41,13 @@ type Options struct {
 	CommitEvery time.Duration
 }
 
+// NoWatermark and EndOfTime bound watermarks: a watermark that has not
+// moved yet, and the one that closes every window.
+const (
+	NoWatermark = minWatermark
+	EndOfTime   = maxWatermark
+)
+
 // Summary counts what a run did.
 type Summary struct {
 	Pipeline     string
