@@ -123,6 +123,7 @@ func (d *driver) handle(c *chunk) error {
 	if err := d.e.process(d.sinkCtx, c); err != nil {
 		return err
 	}
+	c.src.caughtUp = c.caughtUp
 	if c.last {
 		d.live--
 		c.src.done = true
@@ -232,8 +233,9 @@ func (d *driver) microBatch() error {
 	}
 }
 
-// trigger reads chunks until every live source is caught up (or has
-// ended), or max records were read. It reports what it read and whether
+// trigger reads chunks until every live source is caught up (its last
+// chunk said so and nothing of it is pending) or has ended, or limit
+// records were read. It reports what it read and whether
 // it stopped because the sources were caught up.
 func (d *driver) trigger(limit int64) (read int64, caughtUp bool, err error) {
 	for d.live > 0 && (limit <= 0 || read < limit) {
@@ -271,7 +273,7 @@ func (d *driver) allCaughtUp() bool {
 		return false
 	}
 	for _, s := range d.e.srcs {
-		if !s.done && !s.caughtUp.Load() {
+		if !s.done && !s.caughtUp {
 			return false
 		}
 	}

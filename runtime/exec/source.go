@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"sort"
-	"sync/atomic"
 	"time"
 
 	"github.com/flowctl/flowctl/plugins/sdk"
@@ -28,7 +27,7 @@ type sourceRT struct {
 	acker sdk.Acker // nil when the source does not take acknowledgements
 	done  bool
 
-	caughtUp atomic.Bool // the last chunk sent said the source was caught up
+	caughtUp bool // the last chunk the engine took said the source was caught up
 
 	parts map[string]*partition
 	last  *partition // the partition of the previous record, to skip the map lookup
@@ -126,9 +125,6 @@ func (s *sourceRT) read(ctx context.Context, now func() time.Time, out chan<- *c
 		case <-ctx.Done():
 			return
 		}
-		// Set only once the chunk is handed over: a trigger that sees the
-		// flag with nothing pending has everything the source had.
-		s.caughtUp.Store(b.CaughtUp)
 		if end {
 			return
 		}

@@ -302,3 +302,39 @@ sinks:
 		t.Errorf("summary %+v: want stopped with 2 read and 2 written", sum)
 	}
 }
+
+// TestTriggerOnceAndAvailableNow: `once` runs one trigger over what the
+// source has available and stops; `available_now` runs triggers (each
+// bounded by max_records) until the source is caught up, then stops.
+func TestTriggerOnceAndAvailableNow(t *testing.T) {
+	for _, tc := range []struct {
+		trigger      string
+		wantRead     int64
+		wantTriggers int64
+	}{
+		{"{once: true}", 3, 1},
+		{"{available_now: true, max_records: 2}", 3, 3}, // 2 + 1, then one that finds nothing new
+	} {
+		t.Run(tc.trigger, func(t *testing.T) {
+			f := &feed{batches: make(chan sdk.Batch, 1)}
+			c := &collector{rows: make(chan []any, 100)}
+			pl := compileYAML(t, testCatalog(t, f, c), `version: 1
+name: trig
+mode: micro-batch
+trigger: `+tc.trigger+`
+sources:
+  - {name: in, plugin: feed}
+sinks:
+  - {name: out, from: in, plugin: collect}
+`)
+			f.batches <- sdk.Batch{CaughtUp: true, Messages: []sdk.Message{msg("p", 1, "00:00", ""), msg("p", 2, "00:01", ""), msg("p", 3, "00:02", "")}}
+			sum, err := exec.Run(context.Background(), pl, exec.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !sum.Stopped || sum.Read != tc.wantRead || sum.Written != tc.wantRead || sum.Triggers != tc.wantTriggers {
+				t.Errorf("summary %+v: want stopped after %d triggers with %d read and written", sum, tc.wantTriggers, tc.wantRead)
+			}
+		})
+	}
+}

@@ -1,0 +1,73 @@
+package pluginrpc
+
+import (
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/flowctl/flowctl/plugins/sdk"
+	pb "github.com/flowctl/flowctl/plugins/sdk/internal/pluginpb"
+	"github.com/flowctl/flowctl/plugins/sdk/internal/wire"
+)
+
+// batchToPB builds a SourceReadResponse with the generated types, as a
+// plugin in another language would, to check the hand-written decoder
+// against the schema.
+func batchToPB(tb testing.TB, batch sdk.Batch) *pb.SourceReadResponse {
+	tb.Helper()
+	out := &pb.Batch{CaughtUp: batch.CaughtUp}
+	layouts := map[string]uint32{}
+	parts := map[string]uint32{}
+	for _, m := range batch.Messages {
+		pm := &pb.Message{Payload: m.Payload, Reject: m.Reject, Offset: m.Position.Offset, Line: m.Position.Line}
+		if len(m.Fields) > 0 {
+			var names []string
+			key := ""
+			for _, f := range m.Fields {
+				names = append(names, f.Name)
+				key += f.Name + "\x00"
+				v, err := wire.ToPB(f.Value, sdk.Absent)
+				if err != nil {
+					tb.Fatal(err)
+				}
+				pm.Values = append(pm.Values, v)
+			}
+			l, ok := layouts[key]
+			if !ok {
+				out.Layouts = append(out.Layouts, &pb.Layout{Names: names})
+				l = uint32(len(out.Layouts))
+				layouts[key] = l
+			}
+			pm.Layout = l
+		}
+		for _, f := range m.Meta {
+			v, err := wire.ToPB(f.Value, sdk.Absent)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			pm.Meta = append(pm.Meta, &pb.Field{Name: f.Name, Value: v})
+		}
+		if !m.Time.IsZero() {
+			t := m.Time.UnixNano()
+			pm.Time = &t
+		}
+		p, ok := parts[m.Position.Partition]
+		if !ok {
+			p = uint32(len(out.Partitions))
+			out.Partitions = append(out.Partitions, m.Position.Partition)
+			parts[m.Position.Partition] = p
+		}
+		pm.Partition = p
+		out.Messages = append(out.Messages, pm)
+	}
+	return &pb.SourceReadResponse{Batch: out}
+}
+
+func encodeBatchForTest(tb testing.TB, batch sdk.Batch) []byte {
+	tb.Helper()
+	b, err := proto.Marshal(batchToPB(tb, batch))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}

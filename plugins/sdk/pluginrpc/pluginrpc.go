@@ -1,0 +1,224 @@
+// Package pluginrpc runs flowctl plugins in their own processes: it is the
+// go-plugin and gRPC glue between a host and a plugin executable.
+//
+// A plugin executable calls sdk.Serve, which serves its plugins with
+// ServeConfig. A host starts it with go-plugin (ClientConfig), dispenses a
+// Client and gets from it ordinary sdk.Source, sdk.Sink and sdk.Transform
+// values whose methods run in the plugin process, so the same runtime code
+// drives a plugin in process or out of it.
+//
+// # Protocol
+//
+// The services are flowctl.plugin.v1 (proto/flowctl/plugin/v1), spoken
+// over the one gRPC connection go-plugin sets up. go-plugin's handshake
+// negotiates the version: the host offers every version it speaks
+// (VersionedPlugins) and a plugin that speaks none of them is refused with
+// go-plugin's error naming both sides' versions. A later protocol 2 is
+// added beside 1, so that a newer host still runs older plugins.
+//
+// Records cross in batches: a source's Read returns one batch per call, a
+// sink's Write takes one. Values are encoded compactly (a protobuf oneof
+// per value; field names and partitions once per batch) and decoded
+// straight into SDK values.
+//
+// # Flow control
+//
+// Reading is pulled by the host: the remote source sends a Read only when
+// the host calls Read, and the host has at most one Read in flight per
+// source, so a plugin never runs more than one batch ahead of the host and
+// a slow pipeline slows its sources down. Likewise a Write returns once
+// the plugin's sink has taken the rows, so rows never pile up between the
+// processes.
+//
+// # Errors and cancellation
+//
+// The context of every call is the context of its gRPC call: cancelling
+// it cancels the plugin's method, and the call returns the context's
+// error at once. Errors keep their meaning across the boundary: the
+// sentinels sdk.ErrEndOfInput, sdk.ErrBackoff and sdk.ErrNotConnected,
+// *sdk.ConfigError values and context errors match errors.Is and
+// errors.As on the host as they did in the plugin, with the plugin's
+// error text. A call that fails in the transport (the plugin process
+// exited or was killed) returns an error matching ErrTransport.
+//
+// # Logging
+//
+// A plugin's Settings.Logger writes through hclog to the plugin process's
+// standard error, which go-plugin passes to the host's logger with the
+// plugin's name; the Logger a host puts in Settings is not used by a
+// remote plugin.
+package pluginrpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+
+	"github.com/flowctl/flowctl/plugins/sdk"
+	pb "github.com/flowctl/flowctl/plugins/sdk/internal/pluginpb"
+	"github.com/flowctl/flowctl/plugins/sdk/internal/wire"
+)
+
+// ProtocolVersion is the newest plugin protocol version this package
+// speaks.
+const ProtocolVersion = wire.ProtocolVersion
+
+// Handshake is the go-plugin handshake of flowctl plugins.
+var Handshake = wire.Handshake
+
+// ErrTransport is matched by the errors of calls that failed outside the
+// plugin: the plugin process exited or was killed, or it broke the
+// protocol.
+var ErrTransport = errors.New("plugin transport failed")
+
+// ServeConfig returns the go-plugin configuration that serves plugins in a
+// plugin process; sdk.Serve serves it. Plugin log lines go to standard
+// error as JSON, which a go-plugin host reads. Tests set its Test field to
+// serve in process and attach with a ReattachConfig.
+func ServeConfig(plugins ...sdk.Plugin) *plugin.ServeConfig {
+	newServer, ok := wire.NewServer.(func([]sdk.Plugin, hclog.Logger) *plugin.ServeConfig)
+	if !ok {
+		panic(fmt.Sprintf("pluginrpc: package sdk registered a server of type %T", wire.NewServer))
+	}
+	return newServer(plugins, hclog.New(&hclog.LoggerOptions{
+		Name:       "plugin",
+		Level:      hclog.Trace,
+		Output:     os.Stderr,
+		JSONFormat: true,
+	}))
+}
+
+// VersionedPlugins returns the plugin sets a host offers, by protocol
+// version.
+func VersionedPlugins() map[int]plugin.PluginSet {
+	return map[int]plugin.PluginSet{
+		ProtocolVersion: {wire.PluginName: clientPlugin{}},
+	}
+}
+
+// ClientConfig returns the go-plugin configuration that runs the plugin
+// executable cmd: the handshake, the protocol versions this host speaks,
+// gRPC only, and the transport settings. Set Reattach instead of Cmd to
+// attach to a plugin that is already running, which is then taken to
+// speak ProtocolVersion (go-plugin negotiates no version on reattach).
+// Callers add what is theirs to decide (Logger, SyncStdout, SecureConfig,
+// AutoMTLS) before plugin.NewClient.
+func ClientConfig(cmd *exec.Cmd) *plugin.ClientConfig {
+	versions := VersionedPlugins()
+	return &plugin.ClientConfig{
+		HandshakeConfig:  Handshake,
+		VersionedPlugins: versions,
+		Plugins:          versions[ProtocolVersion],
+		Cmd:              cmd,
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		GRPCDialOptions:  wire.DialOptions(),
+	}
+}
+
+// clientPlugin is the host half of go-plugin's plugin.
+type clientPlugin struct {
+	plugin.NetRPCUnsupportedPlugin
+}
+
+var _ plugin.GRPCPlugin = clientPlugin{}
+
+// GRPCServer implements plugin.GRPCPlugin; plugin processes serve with
+// ServeConfig.
+func (clientPlugin) GRPCServer(*plugin.GRPCBroker, *grpc.Server) error {
+	return errors.New("pluginrpc: hosts dispense plugins; plugin processes serve them with sdk.Serve")
+}
+
+// GRPCClient implements plugin.GRPCPlugin.
+func (clientPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, conn *grpc.ClientConn) (any, error) {
+	return &Client{
+		conn:      conn,
+		plugin:    pb.NewPluginClient(conn),
+		source:    pb.NewSourceClient(conn),
+		sink:      pb.NewSinkClient(conn),
+		transform: pb.NewTransformClient(conn),
+	}, nil
+}
+
+// Client is a host's connection to one plugin process. It is safe for
+// concurrent use; the sources, sinks and transforms it makes are each used
+// from one goroutine at a time, as the SDK's interfaces say.
+type Client struct {
+	conn      *grpc.ClientConn
+	plugin    pb.PluginClient
+	source    pb.SourceClient
+	sink      pb.SinkClient
+	transform pb.TransformClient
+}
+
+// Dispense returns the Client of a started plugin process: cp is what
+// plugin.Client.Client returned.
+func Dispense(cp plugin.ClientProtocol) (*Client, error) {
+	raw, err := cp.Dispense(wire.PluginName)
+	if err != nil {
+		return nil, fmt.Errorf("dispense flowctl plugin: %w", err)
+	}
+	c, ok := raw.(*Client)
+	if !ok {
+		return nil, fmt.Errorf("dispense flowctl plugin: got a %T; was the client configured with VersionedPlugins?", raw)
+	}
+	return c, nil
+}
+
+// Specs returns the spec of every plugin the process serves.
+func (c *Client) Specs(ctx context.Context) ([]sdk.Spec, error) {
+	resp, err := c.plugin.GetSpec(ctx, &pb.GetSpecRequest{})
+	if err != nil {
+		return nil, callError(ctx, err)
+	}
+	specs := make([]sdk.Spec, len(resp.Specs))
+	for i, s := range resp.Specs {
+		if specs[i], err = specFromPB(s); err != nil {
+			return nil, fmt.Errorf("plugin %s: %w", s.Name, err)
+		}
+	}
+	return specs, nil
+}
+
+// Validate checks a config block (JSON, defaults filled in) with the
+// Validate hook of the plugin of that kind and name. It returns the
+// problems found, none when the plugin has no hook; the error says the
+// check could not run.
+func (c *Client) Validate(ctx context.Context, kind sdk.Kind, name string, config []byte) ([]sdk.Diagnostic, error) {
+	resp, err := c.plugin.Validate(ctx, &pb.ValidateRequest{Kind: kindToPB(kind), Plugin: name, Config: config})
+	if err != nil {
+		return nil, callError(ctx, err)
+	}
+	var diags []sdk.Diagnostic
+	for _, d := range resp.Diagnostics {
+		diags = append(diags, sdk.Diagnostic{Path: d.Path, Msg: d.Msg})
+	}
+	return diags, nil
+}
+
+// NewSource returns a source whose Open opens an instance of the named
+// source plugin in the plugin process. It implements sdk.Acker too:
+// acknowledgements reach the plugin's source if it asks for them.
+func (c *Client) NewSource(name string) sdk.Source { return &remoteSource{c: c, plugin: name} }
+
+// NewSink returns a sink whose Open opens an instance of the named sink
+// plugin in the plugin process. It implements sdk.Flusher too: Flush
+// reaches the plugin's sink if it buffers.
+func (c *Client) NewSink(name string) sdk.Sink { return &remoteSink{c: c, plugin: name} }
+
+// NewTransform returns a transform whose Open opens an instance of the
+// named transform plugin in the plugin process.
+func (c *Client) NewTransform(name string) sdk.Transform {
+	return &remoteTransform{c: c, plugin: name}
+}
+
+// hot makes a call whose request or reply the wire codec encodes or
+// decodes itself.
+func (c *Client) hot(ctx context.Context, method string, req, reply any) error {
+	return c.conn.Invoke(ctx, method, req, reply, grpc.ForceCodecV2(wire.Codec{}))
+}
