@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"sync/atomic"
 	"time"
@@ -238,7 +239,13 @@ func (e *engine) process(ctx context.Context, c *chunk) error {
 			p.pos = r.Pos
 		}
 		if !e.batch && r.Time != record.NoTime && r.Time > p.maxT {
+			first := p.maxT == math.MinInt64
 			p.maxT = r.Time
+			// Only a new partition, or the one holding the minimum, can
+			// move the source watermark.
+			if !first && src.minPart != nil && p != src.minPart {
+				continue
+			}
 			if wm := src.watermark(); wm > s.wm {
 				if err := e.sourceWatermark(ctx, src, wm); err != nil {
 					return err

@@ -29,8 +29,9 @@ type sourceRT struct {
 
 	caughtUp bool // the last chunk the engine took said the source was caught up
 
-	parts map[string]*partition
-	last  *partition // the partition of the previous record, to skip the map lookup
+	parts   map[string]*partition
+	last    *partition // the partition of the previous record, to skip the map lookup
+	minPart *partition // the active partition with the smallest max event time
 }
 
 type partition struct {
@@ -144,7 +145,10 @@ func (s *sourceRT) partition(name string, now int64) *partition {
 		s.last = p
 	}
 	p.lastSeen = now
-	p.active = true
+	if !p.active {
+		p.active = true
+		s.minPart = nil // a partition back from idle may hold the minimum
+	}
 	return p
 }
 
@@ -152,9 +156,10 @@ func (s *sourceRT) partition(name string, now int64) *partition {
 // lateness, or minWatermark while no active partition has an event time.
 func (s *sourceRT) watermark() int64 {
 	wm := int64(math.MaxInt64)
+	s.minPart = nil
 	for _, p := range s.parts {
-		if p.active && p.maxT != math.MinInt64 {
-			wm = min(wm, p.maxT)
+		if p.active && p.maxT != math.MinInt64 && p.maxT < wm {
+			wm, s.minPart = p.maxT, p
 		}
 	}
 	if wm == math.MaxInt64 {
