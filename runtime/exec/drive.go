@@ -3,6 +3,7 @@ package exec
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/flowctl/flowctl/runtime/config"
@@ -58,8 +59,15 @@ func (e *engine) run(ctx context.Context, cancel context.CancelCauseFunc) (err e
 		defer s.close(context.WithoutCancel(ctx))
 	}
 	chunks := make(chan *chunk, 2*len(e.srcs))
+	var readers sync.WaitGroup
+	// Runs before the sources' Close (deferred above): no Read may be in
+	// flight when a source is closed.
+	defer func() {
+		cancel(nil)
+		readers.Wait()
+	}()
 	for _, s := range e.srcs {
-		go s.read(ctx, e.opts.Now, chunks, cancel)
+		readers.Go(func() { s.read(ctx, e.opts.Now, chunks, cancel) })
 	}
 	d := driver{e: e, ctx: ctx, sinkCtx: sinkCtx, chunks: chunks, live: len(e.srcs)}
 	switch e.plan.Mode {
