@@ -111,7 +111,8 @@ type driver struct {
 	live    int    // sources not ended
 }
 
-// receive waits for the next chunk; ok is false when the run is stopped.
+// receive waits for the next chunk or a tick. It returns errStopped when
+// the run is stopped from outside, and the cause when it failed.
 func (d *driver) receive(tick <-chan time.Time) (c *chunk, ticked bool, err error) {
 	select {
 	case c = <-d.chunks:
