@@ -179,14 +179,64 @@ type table[T any] struct {
 	m  map[uint64]*instance[T]
 }
 
-// instance is one open source, sink or transform. Its mutex serializes
-// the calls on it, which the SDK promises plugins.
+// instance is one open source, sink or transform. Its mutex is held for
+// the whole of each call on it, so calls are served one at a time, as the
+// SDK promises plugins.
 type instance[T any] struct {
 	mu     sync.Mutex
 	plugin T
 	// Capabilities the host is told about at Open.
 	acker   Acker
 	flusher Flusher
+
+	// A source's read-ahead (see handleRead): the result of the Read
+	// running ahead of the host, its cancel func, and a result taken
+	// from it but not yet sent.
+	ahead       chan readResult
+	cancelAhead context.CancelFunc
+	pending     *readResult
+	// The Read results sent to the host, and the last one, sent again if
+	// the host did not receive it.
+	sent uint64
+	last *readResult
+}
+
+// readResult is what one Source.Read returned.
+type readResult struct {
+	batch Batch
+	err   error
+}
+
+// readAhead starts reading the next batch while the host handles this
+// one. The read runs under a context that keeps ctx's values but not its
+// cancellation, since the call it belongs to has returned.
+func (in *instance[T]) readAhead(ctx context.Context, src Source) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	ch := make(chan readResult, 1)
+	in.ahead, in.cancelAhead = ch, cancel
+	go func() {
+		batch, err := src.Read(ctx)
+		ch <- readResult{batch, err}
+	}()
+}
+
+// settle stops the read-ahead, if one runs, and keeps what it read for
+// the next Read. The read is cancelled; if that made it return the
+// context's error, the error is dropped: by the SDK's contract a
+// cancelled Read has consumed nothing, so the next Read reads it again.
+func (in *instance[T]) settle() {
+	if in.ahead == nil {
+		return
+	}
+	in.cancelAhead()
+	res := <-in.ahead
+	in.ahead, in.cancelAhead = nil, nil
+	if res.err != nil && errors.Is(res.err, context.Canceled) {
+		res.err = nil
+	}
+	if res.err != nil || len(res.batch.Messages) > 0 || res.batch.CaughtUp {
+		in.pending = &res
+	}
 }
 
 func (t *table[T]) add(id uint64, in *instance[T]) {
@@ -248,6 +298,7 @@ func (s *server) closeAll() {
 func closeEach[T any](ctx context.Context, s *server, t *table[T], close func(context.Context, T) error) {
 	for _, in := range t.removeAll() {
 		in.mu.Lock()
+		in.settle()
 		if err := close(ctx, in.plugin); err != nil {
 			s.logger.Error("closing an instance the host left open", "error", err)
 		}
@@ -270,7 +321,7 @@ func (s *server) lookup(kind Kind, name string) (Plugin, error) {
 // settings returns the Settings of a new instance: its name and a logger
 // that reaches the host.
 func (s *server) settings(kind Kind, plugin, name string) Settings {
-	return Settings{Name: name, Logger: logger{s.logger.Named(string(kind) + "." + plugin).With("name", name)}}
+	return Settings{Name: name, Logger: logger{s.logger.Named(string(kind)+"."+plugin).With("name", name)}}
 }
 
 // logger is a Logger that writes through hclog.
@@ -346,8 +397,19 @@ func (v sourceService) Open(ctx context.Context, req *pb.SourceOpenRequest) (*pb
 }
 
 // handleRead serves Source.Read, encoding the batch straight from the
-// source's messages. A batch that comes with an error carries the error
-// in the response; an error alone is a status.
+// source's messages. The source's error, if any, is in the response; a
+// status means the call had no result. The last result is kept until the
+// host asks for the next, and sent again if the host did not get it.
+//
+// Once a Read returned a batch with more to come (messages, no error,
+// not caught up), the next Read starts at once, while the batch crosses
+// to the host and the host handles it, and the host's next Read takes
+// its result. This keeps the source busy during the transport's work
+// and is bounded to that one batch, so flow control stays the host's:
+// a source reads at most one batch more than the host asked for. A Read
+// of a caught-up source is not started ahead, since it would only wait.
+// Ack and Close cancel the read-ahead first (a cancelled Read consumes
+// nothing) and keep what it had already read.
 func (s *server) handleRead(ctx context.Context, dec func(any) error) (any, error) {
 	req := new(pb.SourceReadRequest)
 	if err := dec(req); err != nil {
@@ -358,14 +420,51 @@ func (s *server) handleRead(ctx context.Context, dec func(any) error) (any, erro
 		return nil, statusError(err)
 	}
 	in.mu.Lock()
-	batch, err := in.plugin.Read(ctx)
-	in.mu.Unlock()
-	if err != nil && len(batch.Messages) == 0 && !batch.CaughtUp {
-		return nil, statusError(err)
+	defer in.mu.Unlock()
+	switch {
+	case req.Seq == in.sent:
+	case req.Seq+1 == in.sent && in.last != nil:
+		// The host missed the last result.
+		return readResponse(*in.last)
+	default:
+		return nil, statusError(fmt.Errorf("read %d of a source that sent %d", req.Seq, in.sent))
 	}
-	enc, encErr := wire.Encode(func(b []byte) ([]byte, error) { return appendReadResponse(b, batch, err) })
-	if encErr != nil {
-		return nil, statusError(encErr)
+	var res readResult
+	switch {
+	case in.pending != nil:
+		res, in.pending = *in.pending, nil
+	case in.ahead != nil:
+		select {
+		case res = <-in.ahead:
+			in.cancelAhead()
+			in.ahead, in.cancelAhead = nil, nil
+		case <-ctx.Done():
+			// The read-ahead goes on; the next Read takes its result.
+			return nil, statusError(ctx.Err())
+		}
+	default:
+		res.batch, res.err = in.plugin.Read(ctx)
+		if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(res.err, ctxErr) && len(res.batch.Messages) == 0 {
+			// Cancelled by the host, the source read nothing.
+			return nil, statusError(res.err)
+		}
+	}
+	in.sent++
+	in.last = &res
+	resp, err := readResponse(res)
+	if err == nil && res.err == nil && len(res.batch.Messages) > 0 && !res.batch.CaughtUp {
+		in.readAhead(ctx, in.plugin)
+	}
+	return resp, err
+}
+
+// readResponse encodes a Read result, its error included. A status
+// answers a call that had no result: a cancelled one, one that broke the
+// protocol.
+func readResponse(res readResult) (any, error) {
+	enc, err := wire.Encode(func(b []byte) ([]byte, error) { return appendReadResponse(b, res.batch, res.err) })
+	if err != nil {
+		return nil, statusError(err)
 	}
 	return enc, nil
 }
@@ -380,6 +479,7 @@ func (v sourceService) Ack(ctx context.Context, req *pb.SourceAckRequest) (*pb.S
 	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	in.settle()
 	if err := in.acker.Ack(ctx, positionsFromPB(req.Positions)); err != nil {
 		return nil, statusError(err)
 	}
@@ -393,6 +493,7 @@ func (v sourceService) Close(ctx context.Context, req *pb.SourceCloseRequest) (*
 	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	in.settle()
 	if err := in.plugin.Close(ctx); err != nil {
 		return nil, statusError(err)
 	}

@@ -1,6 +1,7 @@
 package pluginrpc
 
 import (
+	"context"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -8,6 +9,7 @@ import (
 	"github.com/flowctl/flowctl/plugins/sdk"
 	pb "github.com/flowctl/flowctl/plugins/sdk/internal/pluginpb"
 	"github.com/flowctl/flowctl/plugins/sdk/internal/wire"
+	"github.com/flowctl/flowctl/plugins/sources/generate"
 )
 
 // batchToPB builds a SourceReadResponse with the generated types, as a
@@ -48,8 +50,12 @@ func batchToPB(tb testing.TB, batch sdk.Batch) *pb.SourceReadResponse {
 			pm.Meta = append(pm.Meta, &pb.Field{Name: f.Name, Value: v})
 		}
 		if !m.Time.IsZero() {
-			t := m.Time.UnixNano()
-			pm.Time = &t
+			if y := m.Time.Year(); y > 1700 && y < 2200 {
+				t := m.Time.UnixNano()
+				pm.Time = &t
+			} else {
+				pm.WideTime = &pb.WideTime{Seconds: m.Time.Unix(), Nanos: int32(m.Time.Nanosecond())}
+			}
 		}
 		p, ok := parts[m.Position.Partition]
 		if !ok {
@@ -70,4 +76,14 @@ func encodeBatchForTest(tb testing.TB, batch sdk.Batch) []byte {
 		tb.Fatal(err)
 	}
 	return b
+}
+
+// generateSource opens an in-process generate source.
+func generateSource(tb testing.TB, config string) sdk.Source {
+	tb.Helper()
+	src := generate.Plugin().NewSource()
+	if err := src.Open(context.Background(), sdk.OpenRequest{Config: []byte(config)}); err != nil {
+		tb.Fatal(err)
+	}
+	return src
 }

@@ -23,12 +23,21 @@
 //
 // # Flow control
 //
-// Reading is pulled by the host: the remote source sends a Read only when
-// the host calls Read, and the host has at most one Read in flight per
-// source, so a plugin never runs more than one batch ahead of the host and
-// a slow pipeline slows its sources down. Likewise a Write returns once
-// the plugin's sink has taken the rows, so rows never pile up between the
-// processes.
+// Reading is pulled by the host: a batch crosses only when the host calls
+// Read, and the host has at most one Read in flight per source. To keep a
+// source busy while a batch crosses and the host handles it, the plugin
+// process starts the source's next Read as soon as it has sent a batch
+// with more to come (messages, no error, not caught up), and the host's
+// next Read takes that result. So a source runs at most one batch ahead
+// of the host, and a slow pipeline slows its sources down; a caught-up
+// source is not read ahead, since that read would only wait. Ack and
+// Close cancel a read-ahead first (by the SDK's contract a cancelled Read
+// consumes nothing) and keep what it had already read. Each Read result
+// is numbered, and one that a cancelled call did not deliver is sent
+// again on the next Read, so no batch is lost or read twice.
+//
+// Writing is pushed by the host: a Write returns once the plugin's sink
+// has taken the rows, so rows never pile up between the processes.
 //
 // # Errors and cancellation
 //

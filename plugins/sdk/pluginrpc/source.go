@@ -14,7 +14,8 @@ type remoteSource struct {
 	plugin string
 	id     uint64 // the instance, once open
 	open   bool
-	acks   bool // the plugin's source implements sdk.Acker
+	acks   bool   // the plugin's source implements sdk.Acker
+	seq    uint64 // the Read results received
 }
 
 var (
@@ -42,16 +43,20 @@ func (s *remoteSource) Open(ctx context.Context, req sdk.OpenRequest) error {
 	return nil
 }
 
-// Read reads the next batch from the plugin's source. The call is made
-// only now: nothing is read ahead.
+// Read returns the next batch of the plugin's source, which the plugin
+// may have read ahead (see the package documentation). A cancelled Read
+// returns the context's error; the batch it would have returned comes
+// with the next Read.
 func (s *remoteSource) Read(ctx context.Context) (sdk.Batch, error) {
 	if !s.open {
 		return sdk.Batch{}, errors.New("read from a source that is not open")
 	}
 	reply := &readReply{}
-	if err := s.c.hot(ctx, pb.Source_Read_FullMethodName, &pb.SourceReadRequest{Instance: s.id}, reply); err != nil {
+	if err := s.c.hot(ctx, pb.Source_Read_FullMethodName, &pb.SourceReadRequest{Instance: s.id, Seq: s.seq}, reply); err != nil {
+		// No result: the plugin sends it again on the next Read.
 		return sdk.Batch{}, callError(ctx, err)
 	}
+	s.seq++
 	return reply.batch, reply.err
 }
 

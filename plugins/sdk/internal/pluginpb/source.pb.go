@@ -159,8 +159,13 @@ func (x *SourceOpenResponse) GetAcks() bool {
 }
 
 type SourceReadRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Instance      uint64                 `protobuf:"varint,1,opt,name=instance,proto3" json:"instance,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Instance uint64                 `protobuf:"varint,1,opt,name=instance,proto3" json:"instance,omitempty"`
+	// How many Read results (batches or errors) the host has received from
+	// the instance. If it is one less than the plugin sent, the host missed
+	// the last one (its call was cancelled as the answer crossed) and the
+	// plugin sends it again, so that no batch is lost or read twice.
+	Seq           uint64 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -202,10 +207,17 @@ func (x *SourceReadRequest) GetInstance() uint64 {
 	return 0
 }
 
+func (x *SourceReadRequest) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
 type SourceReadResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Batch *Batch                 `protobuf:"bytes,1,opt,name=batch,proto3" json:"batch,omitempty"`
-	// Set when the batch comes with an error.
+	// The source's error, with or without a batch.
 	Error         *Error `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -436,9 +448,10 @@ const file_flowctl_plugin_v1_source_proto_rawDesc = "" +
 	"\x04name\x18\x05 \x01(\tR\x04name\"D\n" +
 	"\x12SourceOpenResponse\x12\x1a\n" +
 	"\binstance\x18\x01 \x01(\x04R\binstance\x12\x12\n" +
-	"\x04acks\x18\x02 \x01(\bR\x04acks\"/\n" +
+	"\x04acks\x18\x02 \x01(\bR\x04acks\"A\n" +
 	"\x11SourceReadRequest\x12\x1a\n" +
-	"\binstance\x18\x01 \x01(\x04R\binstance\"t\n" +
+	"\binstance\x18\x01 \x01(\x04R\binstance\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x04R\x03seq\"t\n" +
 	"\x12SourceReadResponse\x12.\n" +
 	"\x05batch\x18\x01 \x01(\v2\x18.flowctl.plugin.v1.BatchR\x05batch\x12.\n" +
 	"\x05error\x18\x02 \x01(\v2\x18.flowctl.plugin.v1.ErrorR\x05error\"i\n" +

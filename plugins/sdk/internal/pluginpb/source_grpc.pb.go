@@ -43,9 +43,12 @@ const (
 type SourceClient interface {
 	// Open creates and opens an instance of a source plugin.
 	Open(ctx context.Context, in *SourceOpenRequest, opts ...grpc.CallOption) (*SourceOpenResponse, error)
-	// Read returns the instance's next batch. A batch that comes with an
-	// error (the last batch of a bounded source comes with end of input)
-	// holds the error in the response; an error alone is a status.
+	// Read returns the instance's next batch and the error that came with
+	// it, if any (the last batch of a bounded source comes with end of
+	// input); an error status means the call had no result. The
+	// plugin may start reading the next batch as soon as it has sent one
+	// (never more than that one batch ahead of the host), unless the source
+	// said it was caught up; Ack and Close cancel such a read first.
 	Read(ctx context.Context, in *SourceReadRequest, opts ...grpc.CallOption) (*SourceReadResponse, error)
 	// Ack acknowledges positions to a source that asked for acks.
 	Ack(ctx context.Context, in *SourceAckRequest, opts ...grpc.CallOption) (*SourceAckResponse, error)
@@ -117,9 +120,12 @@ func (c *sourceClient) Close(ctx context.Context, in *SourceCloseRequest, opts .
 type SourceServer interface {
 	// Open creates and opens an instance of a source plugin.
 	Open(context.Context, *SourceOpenRequest) (*SourceOpenResponse, error)
-	// Read returns the instance's next batch. A batch that comes with an
-	// error (the last batch of a bounded source comes with end of input)
-	// holds the error in the response; an error alone is a status.
+	// Read returns the instance's next batch and the error that came with
+	// it, if any (the last batch of a bounded source comes with end of
+	// input); an error status means the call had no result. The
+	// plugin may start reading the next batch as soon as it has sent one
+	// (never more than that one batch ahead of the host), unless the source
+	// said it was caught up; Ack and Close cancel such a read first.
 	Read(context.Context, *SourceReadRequest) (*SourceReadResponse, error)
 	// Ack acknowledges positions to a source that asked for acks.
 	Ack(context.Context, *SourceAckRequest) (*SourceAckResponse, error)

@@ -1,8 +1,10 @@
 package wire
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"time"
 
@@ -24,35 +26,74 @@ var errDepth = errors.New("values nested too deeply")
 // their capacity cut to their length, so that appending to one never
 // overwrites its neighbours.
 type Reader struct {
-	b      []byte
-	absent any
-	depth  int
-	arena  *arena
+	b     []byte
+	st    *state
+	depth int
 }
 
 // NewReader returns a Reader of the message encoded in b. absent is the
 // value Value returns for an absent field.
 func NewReader(b []byte, absent any) Reader {
-	return Reader{b: b, absent: absent, arena: &arena{size: len(b)}}
+	return Reader{b: b, st: &state{absent: absent, size: len(b)}}
 }
 
-// arena holds copies of byte values. Its first chunk is as large as the
-// whole message, so one allocation holds every copy.
-type arena struct {
-	buf  []byte
-	size int
+// state is what the readers of one message share.
+type state struct {
+	absent any
+	// arena holds copies of byte values. Its first chunk is as large as
+	// the whole message, so one allocation holds every copy.
+	arena []byte
+	size  int
+	// strings caches short string values, boxed, so that a value repeated
+	// from record to record (a country, a status) costs no allocation
+	// after the first. It is direct-mapped by hash: a new string takes
+	// the slot of whatever was there.
+	strings *[stringSlots]cached
 }
 
-func (a *arena) copy(b []byte) []byte {
+// stringSlots is the size of the string cache, and maxCached the length
+// of the longest string it holds.
+const (
+	stringSlots = 256
+	maxCached   = 32
+)
+
+type cached struct {
+	s string
+	v any
+}
+
+// seed seeds the string cache's hash.
+var seed = maphash.MakeSeed()
+
+func (st *state) copy(b []byte) []byte {
 	if len(b) == 0 {
 		return []byte{}
 	}
-	if len(b) > cap(a.buf)-len(a.buf) {
-		a.buf = make([]byte, 0, max(len(b), a.size))
+	if len(b) > cap(st.arena)-len(st.arena) {
+		st.arena = make([]byte, 0, max(len(b), st.size))
 	}
-	n := len(a.buf)
-	a.buf = append(a.buf, b...)
-	return a.buf[n:len(a.buf):len(a.buf)]
+	n := len(st.arena)
+	st.arena = append(st.arena, b...)
+	return st.arena[n:len(st.arena):len(st.arena)]
+}
+
+// stringValue returns b as a string in an interface, the same one for
+// equal short strings seen recently.
+func (st *state) stringValue(b []byte) any {
+	if len(b) > maxCached {
+		return string(b)
+	}
+	if st.strings == nil {
+		st.strings = new([stringSlots]cached)
+	}
+	c := &st.strings[maphash.Bytes(seed, b)%stringSlots]
+	if c.v != nil && c.s == string(b) {
+		return c.v
+	}
+	c.s = string(b)
+	c.v = c.s
+	return c.v
 }
 
 // Done reports whether every field was read.
@@ -60,6 +101,12 @@ func (r *Reader) Done() bool { return len(r.b) == 0 }
 
 // Next reads the next field's tag.
 func (r *Reader) Next() (protowire.Number, protowire.Type, error) {
+	if len(r.b) > 0 && r.b[0] < 0x80 && r.b[0] >= 1<<3 {
+		// A one-byte tag: field numbers 1 to 15.
+		t := r.b[0]
+		r.b = r.b[1:]
+		return protowire.Number(t >> 3), protowire.Type(t & 7), nil
+	}
 	num, typ, n := protowire.ConsumeTag(r.b)
 	if n < 0 {
 		return 0, 0, malformed(n)
@@ -83,6 +130,11 @@ func (r *Reader) Skip(num protowire.Number, typ protowire.Type) error {
 func (r *Reader) Varint(typ protowire.Type) (uint64, error) {
 	if typ != protowire.VarintType {
 		return 0, wrongType(typ)
+	}
+	if len(r.b) > 0 && r.b[0] < 0x80 {
+		v := uint64(r.b[0])
+		r.b = r.b[1:]
+		return v, nil
 	}
 	v, n := protowire.ConsumeVarint(r.b)
 	if n < 0 {
@@ -111,7 +163,7 @@ func (r *Reader) CopyBytes(typ protowire.Type) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return r.arena.copy(v), nil
+	return r.st.copy(v), nil
 }
 
 // Bytes reads a length-delimited field's value, aliasing the message: it
@@ -119,6 +171,13 @@ func (r *Reader) CopyBytes(typ protowire.Type) ([]byte, error) {
 func (r *Reader) Bytes(typ protowire.Type) ([]byte, error) {
 	if typ != protowire.BytesType {
 		return nil, wrongType(typ)
+	}
+	if len(r.b) > 0 && r.b[0] < 0x80 && int(r.b[0]) < len(r.b) {
+		// A one-byte length.
+		n := int(r.b[0])
+		v := r.b[1 : 1+n : 1+n]
+		r.b = r.b[1+n:]
+		return v, nil
 	}
 	v, n := protowire.ConsumeBytes(r.b)
 	if n < 0 {
@@ -137,16 +196,58 @@ func (r *Reader) String(typ protowire.Type) (string, error) {
 // Message reads a nested message field and returns its reader.
 func (r *Reader) Message(typ protowire.Type) (Reader, error) {
 	v, err := r.Bytes(typ)
-	return Reader{b: v, absent: r.absent, depth: r.depth, arena: r.arena}, err
+	return Reader{b: v, st: r.st, depth: r.depth}, err
 }
 
 // Value reads a field holding a flowctl.plugin.v1.Value.
 func (r *Reader) Value(typ protowire.Type) (any, error) {
-	m, err := r.Message(typ)
+	body, err := r.Bytes(typ)
 	if err != nil {
 		return nil, err
 	}
+	if v, ok := r.scalar(body); ok {
+		return v, nil
+	}
+	m := Reader{b: body, st: r.st, depth: r.depth}
 	return m.valueBody()
+}
+
+// scalar decodes the common Values, one scalar field with a one-byte tag,
+// without the general loop.
+func (r *Reader) scalar(body []byte) (any, bool) {
+	if len(body) < 2 {
+		return nil, false
+	}
+	switch body[0] {
+	case valueInt<<3 | byte(protowire.VarintType):
+		if body[1] < 0x80 && len(body) == 2 {
+			return protowire.DecodeZigZag(uint64(body[1])), true
+		}
+		if v, n := protowire.ConsumeVarint(body[1:]); n == len(body)-1 {
+			return protowire.DecodeZigZag(v), true
+		}
+	case valueString<<3 | byte(protowire.BytesType):
+		if body[1] < 0x80 && int(body[1]) == len(body)-2 {
+			return r.st.stringValue(body[2:]), true
+		}
+	case valueDouble<<3 | byte(protowire.Fixed64Type):
+		if len(body) == 9 {
+			return math.Float64frombits(binary.LittleEndian.Uint64(body[1:])), true
+		}
+	case valueTimestamp<<3 | byte(protowire.Fixed64Type):
+		if len(body) == 9 {
+			return time.Unix(0, int64(binary.LittleEndian.Uint64(body[1:]))).UTC(), true
+		}
+	case valueBool<<3 | byte(protowire.VarintType):
+		if len(body) == 2 && body[1] < 0x80 {
+			return body[1] != 0, true
+		}
+	case valueNull<<3 | byte(protowire.VarintType):
+		if len(body) == 2 && body[1] < 0x80 {
+			return nil, true
+		}
+	}
+	return nil, false
 }
 
 // valueBody decodes the Value message r holds. As protobuf does for a
@@ -165,7 +266,7 @@ func (r *Reader) valueBody() (any, error) {
 			}
 			v = nil
 			if num == valueAbsent {
-				v = r.absent
+				v = r.st.absent
 			}
 		case valueBool:
 			x, err := r.Varint(typ)
@@ -186,11 +287,11 @@ func (r *Reader) valueBody() (any, error) {
 			}
 			v = math.Float64frombits(x)
 		case valueString:
-			s, err := r.String(typ)
+			b, err := r.Bytes(typ)
 			if err != nil {
 				return nil, err
 			}
-			v = s
+			v = r.st.stringValue(b)
 		case valueBytes:
 			b, err := r.CopyBytes(typ)
 			if err != nil {
@@ -351,7 +452,11 @@ func (r *Reader) WideTime(typ protowire.Type) (time.Time, error) {
 	if nsec < 0 || nsec >= 1e9 {
 		return time.Time{}, fmt.Errorf("timestamp nanoseconds %d out of range", nsec)
 	}
-	return time.Unix(sec, nsec).UTC(), nil
+	t := time.Unix(sec, nsec).UTC()
+	if t.Unix() != sec {
+		return time.Time{}, fmt.Errorf("timestamp seconds %d out of range", sec)
+	}
+	return t, nil
 }
 
 // malformed turns a protowire parse error code into an error.

@@ -70,6 +70,30 @@ func End(b []byte, start int) []byte {
 // as int64 and float32 as float64; other types not in the SDK's list of
 // value types are an error.
 func AppendValue(b []byte, num protowire.Number, v, absent any) ([]byte, error) {
+	// The common scalars, whose size is known before they are written.
+	switch v := v.(type) {
+	case int64:
+		x := protowire.EncodeZigZag(v)
+		b = protowire.AppendTag(b, num, protowire.BytesType)
+		b = append(b, byte(1+protowire.SizeVarint(x)), valueInt<<3|byte(protowire.VarintType))
+		return protowire.AppendVarint(b, x), nil
+	case string:
+		if len(v) < 0x80-2 {
+			b = protowire.AppendTag(b, num, protowire.BytesType)
+			b = append(b, byte(2+len(v)), valueString<<3|byte(protowire.BytesType), byte(len(v)))
+			return append(b, v...), nil
+		}
+	case float64:
+		b = protowire.AppendTag(b, num, protowire.BytesType)
+		b = append(b, 9, valueDouble<<3|byte(protowire.Fixed64Type))
+		return protowire.AppendFixed64(b, math.Float64bits(v)), nil
+	case time.Time:
+		if sec := v.Unix(); sec >= minNanoSec && sec <= maxNanoSec {
+			b = protowire.AppendTag(b, num, protowire.BytesType)
+			b = append(b, 9, valueTimestamp<<3|byte(protowire.Fixed64Type))
+			return protowire.AppendFixed64(b, uint64(sec*1e9+int64(v.Nanosecond()))), nil
+		}
+	}
 	b, start := Begin(b, num)
 	b, err := appendValueBody(b, v, absent)
 	if err != nil {
