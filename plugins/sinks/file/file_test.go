@@ -390,3 +390,29 @@ func BenchmarkWrite(b *testing.B) {
 		})
 	}
 }
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	for _, format := range []string{"jsonl", "csv"} {
+		t.Run(format, func(t *testing.T) {
+			t.Parallel()
+			sdktest.RunSink(t, sdktest.SinkCase{
+				Plugin: Plugin(),
+				Config: func(t *testing.T) []byte {
+					return fmt.Appendf(nil, `{"path": %q, "format": %q}`, filepath.Join(t.TempDir(), "out"), format)
+				},
+				Columns: []string{"id", "name", "at", "price", "tags"},
+				Rows: [][]any{
+					{int64(1), "one", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), decimal.RequireFromString("1.50"), []any{"a"}},
+					{int64(2), nil, time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC), decimal.RequireFromString("-2"), []any{}},
+					{int64(3), "three", time.Time{}, decimal.Zero, nil},
+				},
+				BadConfigs: map[string][]byte{
+					"bad-format":    []byte(`{"path": "out", "format": "xml"}`),
+					"empty-path":    []byte(`{"path": ""}`),
+					"unknown-field": []byte(`{"path": "out", "pth": "x"}`),
+				},
+			})
+		})
+	}
+}

@@ -229,3 +229,17 @@ func TestREADME(t *testing.T) {
 	t.Parallel()
 	sdktest.CheckREADME(t, "README.md", Plugin().Spec, *update)
 }
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	sdktest.RunSink(t, sdktest.SinkCase{
+		Plugin:  Plugin(),
+		Config:  func(*testing.T) []byte { return []byte(`{"format": "jsonl"}`) },
+		Columns: []string{"id", "name"},
+		Rows:    [][]any{{int64(1), "one"}, {int64(2), nil}, {int64(3), "three"}},
+		BadConfigs: map[string][]byte{
+			"bad-format":    []byte(`{"format": "xml"}`),
+			"unknown-field": []byte(`{"fromat": "table"}`),
+		},
+	})
+}

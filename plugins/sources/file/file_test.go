@@ -636,3 +636,27 @@ func BenchmarkRead(b *testing.B) {
 		})
 	}
 }
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "in.jsonl")
+	if err := os.WriteFile(path, []byte("{\"n\": 1}\n{\"n\": 2}\n\n{\"n\": 3}\n{\"n\": 4}\n{\"n\": 5}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	config, err := json.Marshal(map[string]any{"path": path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sdktest.RunSource(t, sdktest.SourceCase{
+		Plugin: Plugin(),
+		Config: config,
+		Format: "json",
+		BadConfigs: map[string][]byte{
+			"no-match":      fmt.Appendf(nil, `{"path": %q}`, filepath.Join(t.TempDir(), "*.jsonl")),
+			"bad-glob":      []byte(`{"path": "[a-"}`),
+			"bad-interval":  fmt.Appendf(nil, `{"path": %q, "poll_interval": "soon"}`, path),
+			"unknown-field": fmt.Appendf(nil, `{"path": %q, "paht": "x"}`, path),
+			"not-an-object": []byte(`[]`),
+		},
+	})
+}

@@ -698,3 +698,17 @@ func BenchmarkRead(b *testing.B) {
 		})
 	}
 }
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	sdktest.RunSource(t, sdktest.SourceCase{
+		Plugin: Plugin(),
+		Config: []byte(`{"count": 10, "partitions": 3, "fields": {"n": "i", "x": "randint(100)"}}`),
+		BadConfigs: map[string][]byte{
+			"no-fields":     []byte(`{"count": 10, "fields": {}}`),
+			"bad-expr":      []byte(`{"count": 10, "fields": {"n": "i +"}}`),
+			"negative":      []byte(`{"count": -1, "fields": {"n": "i"}}`),
+			"unknown-field": []byte(`{"count": 10, "fields": {"n": "i"}, "cuont": 1}`),
+		},
+	})
+}
