@@ -51,6 +51,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/flowctl/flowctl/runtime/record"
 	"github.com/flowctl/flowctl/runtime/schema"
 )
 
@@ -289,19 +290,19 @@ func (f *Func) Check(v any) error {
 func (f *Func) accepts(v any) bool {
 	switch f.accept {
 	case acceptInt:
-		_, ok := toInt64(v)
+		_, ok := record.Int64(v)
 		return ok
 	case acceptFloat:
-		if _, ok := toFloat64(v); ok {
+		if _, ok := record.Float64(v); ok {
 			return true
 		}
-		_, ok := toInt64(v)
+		_, ok := record.Int64(v)
 		return ok
 	case acceptDecimal:
 		if _, ok := v.(decimal.Decimal); ok {
 			return true
 		}
-		_, ok := toInt64(v)
+		_, ok := record.Int64(v)
 		return ok
 	case acceptNumber:
 		return classOf(v) == classNumber
@@ -415,7 +416,7 @@ func valueTypeName(v any) string {
 	case map[string]any:
 		return "object"
 	}
-	if _, ok := toInt64(v); ok {
+	if _, ok := record.Int64(v); ok {
 		return "int"
 	}
 	return fmt.Sprintf("%T", v)

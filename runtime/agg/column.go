@@ -8,6 +8,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/flowctl/flowctl/runtime/record"
 	"github.com/flowctl/flowctl/runtime/schema"
 )
 
@@ -115,7 +116,7 @@ func normalize(k schema.Kind, v any) any {
 		}
 		return v
 	}
-	if i, ok := toInt64(v); ok {
+	if i, ok := record.Int64(v); ok {
 		switch k {
 		case schema.Float:
 			return float64(i)
@@ -219,9 +220,9 @@ func (c *numCol) Add(i int, v any, _ int64) {
 		if isNull(v) {
 			return
 		}
-		if n, ok := toInt64(v); ok {
+		if n, ok := record.Int64(v); ok {
 			c.addInt(i, n)
-		} else if f, ok := toFloat64(v); ok {
+		} else if f, ok := record.Float64(v); ok {
 			c.addFloat(i, f)
 		}
 	}
@@ -452,7 +453,7 @@ func (c *intSumCol) Add(i int, v any, _ int64) {
 		x = int64(y)
 	default:
 		var ok bool
-		if x, ok = toInt64(v); !ok {
+		if x, ok = record.Int64(v); !ok {
 			return
 		}
 	}
@@ -534,8 +535,8 @@ func (c *floatSumCol) Reset(i int) {
 func (c *floatSumCol) Add(i int, v any, _ int64) {
 	x, ok := v.(float64)
 	if !ok {
-		if x, ok = toFloat64(v); !ok {
-			n, ok := toInt64(v)
+		if x, ok = record.Float64(v); !ok {
+			n, ok := record.Int64(v)
 			if !ok {
 				return
 			}
@@ -652,7 +653,7 @@ func (c *minMaxIntCol) Add(i int, v any, _ int64) {
 		x = int64(y)
 	default:
 		var ok bool
-		if x, ok = toInt64(v); !ok {
+		if x, ok = record.Int64(v); !ok {
 			return
 		}
 	}
@@ -709,8 +710,8 @@ func (c *minMaxFloatCol) Reset(i int) {
 func (c *minMaxFloatCol) Add(i int, v any, _ int64) {
 	x, ok := v.(float64)
 	if !ok {
-		if x, ok = toFloat64(v); !ok {
-			n, ok := toInt64(v)
+		if x, ok = record.Float64(v); !ok {
+			n, ok := record.Int64(v)
 			if !ok {
 				return
 			}

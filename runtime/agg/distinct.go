@@ -8,6 +8,7 @@ import (
 	"github.com/caio/go-tdigest/v4"
 	"github.com/shopspring/decimal"
 
+	"github.com/flowctl/flowctl/runtime/record"
 	"github.com/flowctl/flowctl/runtime/schema"
 )
 
@@ -213,9 +214,9 @@ func (c *percentileCol) Add(i int, v any, _ int64) {
 	case decimal.Decimal:
 		f = x.InexactFloat64()
 	default:
-		if n, ok := toInt64(v); ok {
+		if n, ok := record.Int64(v); ok {
 			f = float64(n)
-		} else if g, ok := toFloat64(v); ok {
+		} else if g, ok := record.Float64(v); ok {
 			f = g
 		} else {
 			return

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/flowctl/flowctl/runtime/record"
 )
 
 // Type tags of the key encoding. The encoding is part of no file format:
@@ -100,7 +102,7 @@ func AppendKey(dst []byte, v any) ([]byte, error) {
 	if isNull(v) {
 		return append(dst, tagNil), nil
 	}
-	if i, ok := toInt64(v); ok {
+	if i, ok := record.Int64(v); ok {
 		return binary.AppendVarint(append(dst, tagInt), i), nil
 	}
 	return dst, fmt.Errorf("cannot use a value of type %T as a key", v)

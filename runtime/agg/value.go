@@ -15,49 +15,6 @@ import (
 // skipped by every aggregate but count().
 func isNull(v any) bool { return v == nil || v == record.Absent }
 
-// toInt64 converts any Go integer that fits in an int64. The runtime holds
-// integers as int64; the other integer types come from expressions.
-func toInt64(v any) (int64, bool) {
-	switch x := v.(type) {
-	case int64:
-		return x, true
-	case int:
-		return int64(x), true
-	case int32:
-		return int64(x), true
-	case int16:
-		return int64(x), true
-	case int8:
-		return int64(x), true
-	case uint8:
-		return int64(x), true
-	case uint16:
-		return int64(x), true
-	case uint32:
-		return int64(x), true
-	case uint:
-		if uint64(x) <= math.MaxInt64 {
-			return int64(x), true
-		}
-	case uint64:
-		if x <= math.MaxInt64 {
-			return int64(x), true
-		}
-	}
-	return 0, false
-}
-
-// toFloat64 converts float64 and float32.
-func toFloat64(v any) (float64, bool) {
-	switch x := v.(type) {
-	case float64:
-		return x, true
-	case float32:
-		return float64(x), true
-	}
-	return 0, false
-}
-
 // class orders values of different kinds for min and max of schemaless
 // fields: booleans, then numbers (compared by value across int, float and
 // decimal), strings, bytes, timestamps, durations.
@@ -124,11 +81,11 @@ func compare(a, b any) int {
 
 // compareNumbers compares two numbers of any numeric Go type exactly.
 func compareNumbers(a, b any) int {
-	if i, ok := toInt64(a); ok {
-		if j, ok := toInt64(b); ok {
+	if i, ok := record.Int64(a); ok {
+		if j, ok := record.Int64(b); ok {
 			return cmp.Compare(i, j)
 		}
-		if g, ok := toFloat64(b); ok {
+		if g, ok := record.Float64(b); ok {
 			return compareIntFloat(i, g)
 		}
 		if d, ok := b.(decimal.Decimal); ok {
@@ -136,11 +93,11 @@ func compareNumbers(a, b any) int {
 		}
 		return 0
 	}
-	if f, ok := toFloat64(a); ok {
-		if j, ok := toInt64(b); ok {
+	if f, ok := record.Float64(a); ok {
+		if j, ok := record.Int64(b); ok {
 			return -compareIntFloat(j, f)
 		}
-		if g, ok := toFloat64(b); ok {
+		if g, ok := record.Float64(b); ok {
 			return cmp.Compare(f, g)
 		}
 		if d, ok := b.(decimal.Decimal); ok {
@@ -149,10 +106,10 @@ func compareNumbers(a, b any) int {
 		return 0
 	}
 	if d, ok := a.(decimal.Decimal); ok {
-		if j, ok := toInt64(b); ok {
+		if j, ok := record.Int64(b); ok {
 			return d.Cmp(decimal.NewFromInt(j))
 		}
-		if g, ok := toFloat64(b); ok {
+		if g, ok := record.Float64(b); ok {
 			return -compareFloatDecimal(g, d)
 		}
 		if e, ok := b.(decimal.Decimal); ok {

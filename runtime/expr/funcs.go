@@ -13,6 +13,8 @@ import (
 
 	"github.com/expr-lang/expr/builtin"
 	"github.com/shopspring/decimal"
+
+	"github.com/flowctl/flowctl/runtime/record"
 )
 
 // library is the function library added to expr's builtins. Each entry is
@@ -153,42 +155,12 @@ func valueType(v any) string {
 	return userTypes(fmt.Sprintf("%T", v))
 }
 
-// asInt64 returns v as an int64 when it is of an integer kind.
-func asInt64(v any) (int64, bool) {
-	switch x := v.(type) {
-	case int64:
-		return x, true
-	case int:
-		return int64(x), true
-	case int32:
-		return int64(x), true
-	case int16:
-		return int64(x), true
-	case int8:
-		return int64(x), true
-	case uint:
-		return int64(x), true
-	case uint64:
-		return int64(x), true
-	case uint32:
-		return int64(x), true
-	case uint16:
-		return int64(x), true
-	case uint8:
-		return int64(x), true
-	}
-	return 0, false
-}
-
 // asFloat64 returns v as a float64 when it is a float or an integer.
 func asFloat64(v any) (float64, bool) {
-	switch x := v.(type) {
-	case float64:
-		return x, true
-	case float32:
-		return float64(x), true
+	if f, ok := record.Float64(v); ok {
+		return f, true
 	}
-	if i, ok := asInt64(v); ok {
+	if i, ok := record.Int64(v); ok {
 		return float64(i), true
 	}
 	return 0, false
@@ -252,7 +224,7 @@ func fromUnixMs(args ...any) (any, error) {
 	if args[0] == nil {
 		return nil, nil
 	}
-	if n, ok := asInt64(args[0]); ok {
+	if n, ok := record.Int64(args[0]); ok {
 		return time.UnixMilli(n).UTC(), nil
 	}
 	f, ok := args[0].(float64)
@@ -380,11 +352,11 @@ func substr(args ...any) (any, error) {
 	if !ok {
 		return nil, wantError("substr", "a string", args[0])
 	}
-	start, ok := asInt64(args[1])
+	start, ok := record.Int64(args[1])
 	if !ok {
 		return nil, wantError("substr", "an int start", args[1])
 	}
-	n, ok := asInt64(args[2])
+	n, ok := record.Int64(args[2])
 	if !ok {
 		return nil, wantError("substr", "an int length", args[2])
 	}
@@ -552,7 +524,7 @@ func convFunc(name string, f func(any) (any, error)) func(args ...any) (any, err
 }
 
 func toInt(v any) (any, error) {
-	if i, ok := asInt64(v); ok {
+	if i, ok := record.Int64(v); ok {
 		return i, nil
 	}
 	switch x := v.(type) {
@@ -624,7 +596,7 @@ func asDecimal(v any) (decimal.Decimal, error) {
 	if d, ok := v.(decimal.Decimal); ok {
 		return d, nil
 	}
-	if i, ok := asInt64(v); ok {
+	if i, ok := record.Int64(v); ok {
 		return decimal.NewFromInt(i), nil
 	}
 	if f, ok := asFloat64(v); ok {
@@ -661,7 +633,7 @@ func formatValue(v any) string {
 			return string(x)
 		}
 	}
-	if i, ok := asInt64(v); ok {
+	if i, ok := record.Int64(v); ok {
 		return strconv.FormatInt(i, 10)
 	}
 	b, err := json.Marshal(v)

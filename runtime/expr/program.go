@@ -174,7 +174,7 @@ func (p *Program) EvalTime(r *record.Record) (int64, error) {
 	case nil:
 		return 0, &EvalError{Msg: "event time is null"}
 	default:
-		if ms, ok := asInt64(x); ok {
+		if ms, ok := record.Int64(x); ok {
 			t = time.UnixMilli(ms)
 			break
 		}
@@ -218,7 +218,7 @@ func normalize(v any) any {
 		}
 		return out
 	}
-	if i, ok := asInt64(v); ok {
+	if i, ok := record.Int64(v); ok {
 		return i
 	}
 	rv := reflect.ValueOf(v)
@@ -259,7 +259,7 @@ func needsNormalize(v any) bool {
 	case float32:
 		return true
 	}
-	if _, ok := asInt64(v); ok {
+	if _, ok := record.Int64(v); ok {
 		return true
 	}
 	k := reflect.TypeOf(v).Kind()
