@@ -4,12 +4,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/flowctl/flowctl/plugins/sdk"
-	"github.com/flowctl/flowctl/plugins/sinks/stdout"
-	"github.com/flowctl/flowctl/plugins/sources/generate"
+	"github.com/flowctl/flowctl/runtime/builtin"
 	"github.com/flowctl/flowctl/runtime/catalog"
-
-	filesink "github.com/flowctl/flowctl/plugins/sinks/file"
-	filesource "github.com/flowctl/flowctl/plugins/sources/file"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -28,14 +24,7 @@ func newRoot() *cobra.Command {
 }
 
 // builtins lists the plugins compiled into flowctl.
-func builtins() []sdk.Plugin {
-	return []sdk.Plugin{
-		filesource.Plugin(),
-		generate.Plugin(),
-		filesink.Plugin(),
-		stdout.Plugin(),
-	}
-}
+func builtins() []sdk.Plugin { return builtin.Plugins() }
 
 func newCatalog() (*catalog.Catalog, error) {
 	return catalog.New(builtins()...)

@@ -104,4 +104,7 @@ type Plugin struct {
 	// beyond what the Spec says: formats, combinations of fields. The host
 	// calls it at `flowctl validate` and before Open.
 	Validate func(config []byte) []Diagnostic
+	// Delivery, for a sink, reports the guarantee it gives under a config
+	// and key; `flowctl validate` prints it. Nil means at-least-once.
+	Delivery func(DeliveryRequest) DeliveryReport
 }

@@ -19,9 +19,10 @@ type OpenRequest struct {
 
 // Settings is what the host gives a plugin besides its config.
 type Settings struct {
-	Name   string // the source or sink name in the pipeline
-	Logger Logger
-	_      struct{}
+	Name     string // the source or sink name in the pipeline
+	Pipeline string // the pipeline's name: with Name, a stable identity across runs (a Kafka transactional id, a marker row)
+	Logger   Logger
+	_        struct{}
 }
 
 // Logger receives a plugin's log lines; the host prefixes them with the
