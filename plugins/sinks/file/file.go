@@ -1,5 +1,6 @@
 // Package file is flowctl's built-in file sink. It writes rows to one
-// local file, as JSON lines or as CSV, replacing the file's content.
+// local file, as JSON lines or as CSV, exactly once: rows reach the file
+// when the checkpoint that covers them commits.
 package file
 
 import (
@@ -31,7 +32,8 @@ func Plugin() sdk.Plugin {
 					Type:     sdk.TypeString,
 					Required: true,
 					Doc: "The file to write, relative to the working directory. " +
-						"Missing parent directories are created; an existing file is replaced.",
+						"Missing parent directories are created. A fresh run replaces the file; a run that resumes from a checkpoint appends to it. " +
+						"Rows are staged in the folder `.NAME.flowctl` next to the file until their checkpoint commits.",
 				},
 				{
 					Name:    "format",
@@ -45,24 +47,32 @@ func Plugin() sdk.Plugin {
 		},
 		NewSink:  func() sdk.Sink { return &Sink{} },
 		Validate: validate,
+		Delivery: func(sdk.DeliveryRequest) sdk.DeliveryReport {
+			return sdk.DeliveryReport{Delivery: sdk.ExactlyOnce, Reason: "rows are staged and appended to the file when their checkpoint commits; a restart truncates the file to its last commit"}
+		},
 	}
 }
 
 var (
-	_ sdk.Sink    = (*Sink)(nil)
-	_ sdk.Flusher = (*Sink)(nil)
+	_ sdk.Sink      = (*Sink)(nil)
+	_ sdk.Committer = (*Sink)(nil)
 )
 
 // Sink writes rows to a file. In jsonl every row is one JSON object with
 // its values written by sdk.AppendJSON. In csv the header row is the first
 // batch's columns, and cells are written by sdk.FormatText, quoted as
 // encoding/csv does; a batch with other columns is an error.
+//
+// Rows are delivered exactly once (see commit.go): they are written to a
+// staging file next to the output and appended to the output only when the
+// host commits the checkpoint that covers them.
 type Sink struct {
 	path    string
 	csv     bool
 	columns []string // columns the host announced at Open
+	log     *commitLog
 
-	f      *os.File
+	f      *os.File // the pending staging file
 	w      *bufio.Writer
 	cw     *csv.Writer
 	header []string // the csv header, once written
@@ -70,8 +80,8 @@ type Sink struct {
 	err    error    // sticky write error
 }
 
-// Open creates the file, truncating it if it exists, and its missing
-// parent directories.
+// Open creates the file's folder and a fresh staging file; the file itself
+// is touched only by Recover and Commit.
 func (s *Sink) Open(_ context.Context, req sdk.SinkOpenRequest) error {
 	cfg, diags := parseConfig(req.Config)
 	if len(diags) > 0 {
@@ -84,12 +94,24 @@ func (s *Sink) Open(_ context.Context, req sdk.SinkOpenRequest) error {
 	if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o755); err != nil {
 		return err
 	}
-	f, err := os.Create(cfg.Path)
+	s.path, s.csv, s.columns = cfg.Path, cfg.Format == formatCSV, slices.Clone(req.Columns)
+	s.log = newCommitLog(cfg.Path)
+	return s.startPending()
+}
+
+// startPending opens a fresh staging file for the rows of the next
+// checkpoint.
+func (s *Sink) startPending() error {
+	f, err := s.log.createPending()
 	if err != nil {
 		return err
 	}
-	s.path, s.f, s.csv, s.columns = cfg.Path, f, cfg.Format == formatCSV, slices.Clone(req.Columns)
-	s.w = bufio.NewWriterSize(f, bufferSize)
+	s.f = f
+	if s.w == nil {
+		s.w = bufio.NewWriterSize(f, bufferSize)
+	} else {
+		s.w.Reset(f)
+	}
 	if s.csv {
 		s.cw = csv.NewWriter(s.w) // writes through s.w, which is large enough
 	}
@@ -172,18 +194,7 @@ func (s *Sink) writeHeader(columns []string) error {
 	return nil
 }
 
-// Flush writes the buffered rows to the file and syncs it to disk.
-func (s *Sink) Flush(context.Context) error {
-	if s.err != nil {
-		return s.err
-	}
-	if s.f == nil {
-		return nil
-	}
-	s.err = s.flush()
-	return s.err
-}
-
+// flush writes the buffered rows to the staging file and syncs it.
 func (s *Sink) flush() error {
 	if s.cw != nil {
 		s.cw.Flush() // into s.w
@@ -200,22 +211,16 @@ func (s *Sink) flush() error {
 	return nil
 }
 
-// Close flushes and closes the file. A csv file that received no rows
-// still gets the header of the columns announced at Open.
+// Close closes the staging file. Rows written since the last Prepare are
+// not committed; the next run's Recover discards them.
 func (s *Sink) Close(context.Context) error {
 	if s.f == nil {
 		return nil
 	}
-	err := s.err
-	if err == nil && s.csv && s.header == nil {
-		err = s.writeHeader(s.columns)
-	}
-	if err == nil {
-		err = s.flush()
-	}
-	if cerr := s.f.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("close %s: %w", s.path, cerr)
-	}
+	err := s.f.Close()
 	s.f = nil
-	return err
+	if err != nil {
+		return fmt.Errorf("close %s: %w", s.path, err)
+	}
+	return s.err
 }

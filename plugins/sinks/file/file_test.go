@@ -48,7 +48,21 @@ func openSink(t *testing.T, config string, columns ...string) *Sink {
 	if err := s.Open(t.Context(), sdk.SinkOpenRequest{Config: []byte(config), Columns: columns}); err != nil {
 		t.Fatalf("Open: %v", err)
 	}
+	if err := s.Recover(t.Context(), 0); err != nil {
+		t.Fatalf("Recover: %v", err)
+	}
 	return s
+}
+
+// commit prepares and commits checkpoint id, as the host does.
+func commit(t *testing.T, s *Sink, id uint64) {
+	t.Helper()
+	if err := s.Prepare(t.Context(), id); err != nil {
+		t.Fatalf("Prepare(%d): %v", id, err)
+	}
+	if err := s.Commit(t.Context(), id); err != nil {
+		t.Fatalf("Commit(%d): %v", id, err)
+	}
 }
 
 func config(path, format string) string {
@@ -85,11 +99,10 @@ func writeAll(t *testing.T, format string) (string, []byte) {
 			t.Fatalf("Write %d: %v", i, err)
 		}
 		if i == 0 {
-			if err := s.Flush(t.Context()); err != nil {
-				t.Fatalf("Flush: %v", err)
-			}
+			commit(t, s, 1)
 		}
 	}
+	commit(t, s, 2)
 	if err := s.Close(t.Context()); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -167,6 +180,7 @@ func TestWriteCSVSingleEmptyColumn(t *testing.T) {
 	if err := s.Write(t.Context(), rows); err != nil {
 		t.Fatal(err)
 	}
+	commit(t, s, 1)
 	if err := s.Close(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -228,6 +242,7 @@ func TestEmptyOutput(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			commit(t, s, 1)
 			if err := s.Close(t.Context()); err != nil {
 				t.Fatal(err)
 			}
@@ -242,7 +257,7 @@ func TestEmptyOutput(t *testing.T) {
 	}
 }
 
-func TestTruncatesAndFlushes(t *testing.T) {
+func TestTruncatesAndCommits(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "out.jsonl")
 	if err := os.WriteFile(path, []byte(strings.Repeat("old content\n", 100)), 0o644); err != nil {
@@ -256,11 +271,12 @@ func TestTruncatesAndFlushes(t *testing.T) {
 	if err := s.Write(t.Context(), rows); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Flush(t.Context()); err != nil {
-		t.Fatal(err)
+	if got, _ := os.ReadFile(path); len(got) != 0 {
+		t.Errorf("before the commit the file holds %q", got)
 	}
+	commit(t, s, 1)
 	if got, _ := os.ReadFile(path); string(got) != "{\"n\":1}\n{\"n\":2}\n" {
-		t.Errorf("after Flush the file holds %q", got)
+		t.Errorf("after the commit the file holds %q", got)
 	}
 	if err := s.Close(t.Context()); err != nil {
 		t.Fatal(err)
@@ -375,6 +391,9 @@ func BenchmarkWrite(b *testing.B) {
 			s := Plugin().NewSink()
 			cfg := config(filepath.Join(b.TempDir(), "out"), format)
 			if err := s.Open(ctx, sdk.SinkOpenRequest{Config: []byte(cfg)}); err != nil {
+				b.Fatal(err)
+			}
+			if err := s.(sdk.Committer).Recover(ctx, 0); err != nil {
 				b.Fatal(err)
 			}
 			b.ReportAllocs()
