@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 
@@ -11,19 +12,30 @@ import (
 
 // compile loads and compiles a pipeline file, printing every diagnostic to
 // w. It returns an error when there are errors (warnings alone pass).
+//
+// The plan's plugins run out of process (see package pluginhost) but for
+// built-ins the pipeline asks to run in process. Third-party plugins are
+// started to learn their specs and check their configs; those processes
+// end when compile returns.
 func compile(w io.Writer, file string, mode config.Mode, sets ...string) (*plan.Plan, diag.Diagnostics, error) {
-	cat, err := newCatalog()
+	host, err := newHost(w)
 	if err != nil {
 		return nil, nil, failed(err)
 	}
+	defer host.Close()
 	p, ds := config.LoadFileWith(file, config.Options{Sets: sets})
 	var pl *plan.Plan
 	if p != nil {
 		// The loader returns what it could build even with errors, so the
 		// graph, schema and expression checks report their problems too.
+		// Compiling takes no context: plugins start within the host's
+		// start timeout.
+		set, rds := host.Resolve(context.Background(), p)
 		var pds diag.Diagnostics
-		pl, pds = plan.Compile(p, cat, mode)
+		pl, pds = plan.Compile(p, set.Catalog, mode)
+		ds = append(ds, rds...)
 		ds = append(ds, pds...)
+		ds = append(ds, set.Bind(pl)...)
 	}
 	ds.Sort()
 	printDiags(w, ds)

@@ -4,19 +4,23 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/flowctl/flowctl/runtime/checkpoint"
 	"github.com/flowctl/flowctl/runtime/exec"
 	"github.com/flowctl/flowctl/runtime/metrics"
+	"github.com/flowctl/flowctl/runtime/plan"
 )
 
 func newRun() *cobra.Command {
 	var (
 		mode, metricsAddr string
 		sets              []string
+		fromScratch       bool
 	)
 	cmd := &cobra.Command{
 		Use:   "run FILE",
@@ -45,6 +49,8 @@ func newRun() *cobra.Command {
 			bar := newProgress(cmd.ErrOrStderr())
 			sum, err := exec.Run(ctx, pl, exec.Options{
 				Stderr:        cmd.ErrOrStderr(),
+				Checkpoints:   checkpoints(pl),
+				FromScratch:   fromScratch,
 				ProgressEvery: 500 * time.Millisecond,
 				Progress: func(s exec.Summary) {
 					if rep != nil {
@@ -66,6 +72,17 @@ func newRun() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&mode, "mode", "", "override the pipeline's mode: batch, micro-batch or stream")
 	cmd.Flags().StringVar(&metricsAddr, "metrics", "", "serve Prometheus metrics on this address, e.g. 127.0.0.1:9464")
+	cmd.Flags().BoolVar(&fromScratch, "from-scratch", false, "discard the pipeline's checkpoints and start from the beginning of its sources")
 	cmd.Flags().StringArrayVar(&sets, "set", nil, "override a value of the pipeline file: path=value, e.g. sources.orders.config.path=in/*.jsonl (repeatable)")
 	return cmd
+}
+
+// checkpoints is the store of the pipeline's `checkpoint.dir`, which
+// resolves against the pipeline file's folder.
+func checkpoints(pl *plan.Plan) *checkpoint.Store {
+	dir := pl.Pipeline.Checkpoint.Dir.Value
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(pl.Pipeline.Dir, dir)
+	}
+	return &checkpoint.Store{Bucket: checkpoint.Dir{Path: dir}, Where: dir, Keep: 3}
 }

@@ -19,7 +19,11 @@ func newValidate() *cobra.Command {
 					bad = true
 					continue
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%s mode, %d stages)\n", f, pl.Mode, len(pl.Stages))
+				out := cmd.OutOrStdout()
+				fmt.Fprintf(out, "%s: ok (%s mode, %d stages)\n", f, pl.Mode, len(pl.Stages))
+				for _, d := range pl.Deliveries() {
+					fmt.Fprintf(out, "  sink %s (%s): %s: %s\n", d.Sink.Name, d.Sink.Plugin.Spec.Name, d.Report.Delivery, d.Report.Reason)
+				}
 			}
 			if bad {
 				return &codeError{code: exitError, err: errReported}

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/flowctl/flowctl/runtime/config"
-	"github.com/flowctl/flowctl/runtime/plan"
 	"github.com/flowctl/flowctl/runtime/window"
 )
 
@@ -19,11 +18,6 @@ const lingerStream = 2 * time.Millisecond
 // over to the mode's driver. The drivers differ only in when they wait,
 // flush and commit: records and watermarks go through the same code.
 func (e *engine) run(ctx context.Context, cancel context.CancelCauseFunc) (err error) {
-	for _, s := range e.stages {
-		if s.st.Kind == plan.SourceStage {
-			e.srcs = append(e.srcs, newSourceRT(s))
-		}
-	}
 	// Sinks get a context of their own: a stop signal ends reading, but
 	// what was read is still written and flushed.
 	sinkCtx, sinkCancel := context.WithCancelCause(context.WithoutCancel(ctx))
@@ -39,21 +33,23 @@ func (e *engine) run(ctx context.Context, cancel context.CancelCauseFunc) (err e
 			}
 		}
 	}()
-	all := e.sinks
-	if e.dlq != nil {
-		all = append(all, e.dlq)
-	}
-	for _, k := range all {
+	for _, k := range e.allSinks() {
 		if e.plan.Mode == config.Stream {
 			k.linger = lingerStream
 		}
-		if err := k.open(sinkCtx); err != nil {
+		if err := k.open(sinkCtx, e.plan.Pipeline.Name.Value); err != nil {
 			return err
 		}
 		opened = append(opened, k)
 	}
+	if err := e.recover(sinkCtx); err != nil {
+		return err
+	}
+	for _, k := range opened {
+		k.run(sinkCtx)
+	}
 	for _, s := range e.srcs {
-		if err := s.open(ctx); err != nil {
+		if err := s.open(ctx, e.plan.Pipeline.Name.Value); err != nil {
 			return err
 		}
 		defer s.close(context.WithoutCancel(ctx))
@@ -263,11 +259,14 @@ func (d *driver) trigger(limit int64) (read int64, caughtUp bool, err error) {
 				}
 			}
 		}
-		if n := int64(len(c.recs) + len(c.bad)); limit > 0 && read+n > limit {
-			// Split: the rest waits for the next trigger.
-			k := max(0, int(limit-read)-len(c.bad))
-			d.pending = &chunk{src: c.src, recs: c.recs[k:], last: c.last, caughtUp: c.caughtUp, readAt: c.readAt}
-			c = &chunk{src: c.src, recs: c.recs[:k], bad: c.bad, readAt: c.readAt}
+		if n := int64(len(c.recs)); limit > 0 && read+n > limit {
+			// Split: the rest waits for the next trigger, with the
+			// rejected records, whose positions may lie anywhere in the
+			// chunk: a checkpoint after this trigger must not cover
+			// records it has not processed.
+			k := int(limit - read)
+			d.pending = &chunk{src: c.src, recs: c.recs[k:], bad: c.bad, last: c.last, caughtUp: c.caughtUp, readAt: c.readAt}
+			c = &chunk{src: c.src, recs: c.recs[:k], readAt: c.readAt}
 		}
 		read += int64(len(c.recs) + len(c.bad))
 		if err := d.handle(c); err != nil {
@@ -289,36 +288,17 @@ func (d *driver) allCaughtUp() bool {
 	return true
 }
 
-// commit makes every sink durable and then acknowledges to the sources
-// the positions whose output is written.
+// commit takes a checkpoint: the sinks make everything durable, the state
+// is saved, and the sources are acknowledged. The final commit also stops
+// the sink goroutines.
 func (d *driver) commit(final bool) error {
 	e := d.e
-	for _, k := range e.sinks {
-		if err := k.commit(d.sinkCtx); err != nil {
-			return err
-		}
-	}
-	if e.dlq != nil {
-		if err := e.dlq.commit(d.sinkCtx); err != nil {
-			return err
-		}
-	}
-	for _, s := range e.srcs {
-		if s.acker == nil {
-			continue
-		}
-		if pos := s.positions(); len(pos) > 0 {
-			if err := s.acker.Ack(d.sinkCtx, pos); err != nil {
-				return err
-			}
-		}
+	if err := e.takeCheckpoint(d.sinkCtx); err != nil {
+		return err
 	}
 	if final {
-		for _, k := range e.sinks {
+		for _, k := range e.allSinks() {
 			k.stop()
-		}
-		if e.dlq != nil {
-			e.dlq.stop()
 		}
 	}
 	return e.firstSinkError()

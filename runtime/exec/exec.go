@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/flowctl/flowctl/plugins/sdk"
+	"github.com/flowctl/flowctl/plugins/sdk/pluginrpc"
+	"github.com/flowctl/flowctl/runtime/checkpoint"
 	"github.com/flowctl/flowctl/runtime/config"
 	"github.com/flowctl/flowctl/runtime/plan"
 	"github.com/flowctl/flowctl/runtime/record"
@@ -37,9 +39,18 @@ type Options struct {
 	// Now is the processing-time clock (triggers, idle timeouts, update
 	// intervals); nil means time.Now.
 	Now func() time.Time
-	// CommitEvery is how often stream mode commits: flushes every sink
-	// and acknowledges the sources. Defaults to 1s.
+	// CommitEvery is how often stream mode takes a checkpoint: commits
+	// every sink, saves the state and acknowledges the sources. Defaults
+	// to the pipeline's checkpoint.every.
 	CommitEvery time.Duration
+	// Checkpoints, if set, is where micro-batch and stream runs save their
+	// checkpoints and resume from. Batch runs neither save nor resume.
+	Checkpoints *checkpoint.Store
+	// FromScratch discards the stored checkpoints before the run.
+	FromScratch bool
+	// MaxRestarts is how many times in a row a run restarts after a plugin
+	// process died without a checkpoint in between; default 5.
+	MaxRestarts int
 }
 
 // NoWatermark and EndOfTime bound watermarks: a watermark that has not
@@ -59,6 +70,7 @@ type Summary struct {
 	Late         int64 // records too late for every window (dropped or dead-lettered)
 	Watermark    int64 // the lowest operator watermark, Unix ns
 	Triggers     int64 // micro-batch triggers run
+	Checkpoints  int64 // checkpoints taken (commits, in batch mode)
 	Stopped      bool  // the run was stopped (a signal) before its input ended
 	Elapsed      time.Duration
 }
@@ -96,17 +108,53 @@ func Run(ctx context.Context, p *plan.Plan, opts Options) (Summary, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.MaxRestarts <= 0 {
+		opts.MaxRestarts = 5
+	}
 	if opts.CommitEvery <= 0 {
-		opts.CommitEvery = time.Second
+		opts.CommitEvery = p.Pipeline.Checkpoint.Every.Value
+	}
+	if opts.CommitEvery <= 0 {
+		opts.CommitEvery = 10 * time.Second
 	}
 	start := time.Now()
-	e := newEngine(p, opts)
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	err := e.run(ctx, cancel)
-	sum := e.summary()
-	sum.Elapsed = time.Since(start)
-	return sum, err
+	var total Summary
+	for failures := 0; ; {
+		e := newEngine(p, opts)
+		opts.FromScratch = false // a restart resumes from what this attempt saves
+		runCtx, cancel := context.WithCancelCause(ctx)
+		err := e.run(runCtx, cancel)
+		cancel(nil)
+		sum := e.summary()
+		total = total.add(sum)
+		total.Elapsed = time.Since(start)
+		if err == nil || !errors.Is(err, pluginrpc.ErrTransport) || ctx.Err() != nil {
+			return total, err
+		}
+		// A plugin process died. Its host restarts it (with backoff);
+		// the run resumes from the last checkpoint, so what the dead
+		// process had not committed is done again, and exactly-once
+		// sinks see it once.
+		if sum.Checkpoints > 0 {
+			failures = 0
+		}
+		if failures++; failures > opts.MaxRestarts {
+			return total, fmt.Errorf("%w (gave up after %d restarts without progress)", err, opts.MaxRestarts)
+		}
+		e.logf("%v; restarting from the last checkpoint (%d of %d)", err, failures, opts.MaxRestarts)
+	}
+}
+
+// add accumulates the counts of a restarted run's attempts; the latest
+// attempt's watermark and state stand.
+func (s Summary) add(next Summary) Summary {
+	next.Read += s.Read
+	next.Written += s.Written
+	next.DeadLettered += s.DeadLettered
+	next.Late += s.Late
+	next.Triggers += s.Triggers
+	next.Checkpoints += s.Checkpoints
+	return next
 }
 
 type engine struct {
@@ -120,6 +168,9 @@ type engine struct {
 
 	read, dead, late atomic.Int64
 	triggers         atomic.Int64
+	checkpoints      atomic.Int64
+	nextID           uint64        // id of the next checkpoint
+	lastCheckpoint   time.Duration // how long saving the last checkpoint took
 	stopped          bool
 	lastProgress     time.Time
 	reported         int // rejected records printed without a dead letter sink
@@ -136,11 +187,10 @@ func newEngine(p *plan.Plan, opts Options) *engine {
 			e.stages[in.Index].outs = append(e.stages[in.Index].outs, s)
 		}
 		switch s.st.Kind {
+		case plan.SourceStage:
+			e.srcs = append(e.srcs, newSourceRT(s))
 		case plan.AggregateStage:
-			s.op = window.NewOperator(window.Config{
-				Spec: s.st.Window, Aggs: s.st.AggFuncs,
-				AllowedLateness: s.st.AllowedLateness, Emit: s.st.Emit,
-			})
+			s.op = window.NewOperator(s.opConfig())
 			s.key = make([]any, len(s.st.GroupBy))
 			s.args = make([]any, len(s.st.Aggs))
 		case plan.SinkStage:
@@ -159,7 +209,7 @@ func (e *engine) summary() Summary {
 	s := Summary{
 		Pipeline: e.plan.Pipeline.Name.Value, Mode: e.plan.Mode,
 		Read: e.read.Load(), DeadLettered: e.dead.Load(), Late: e.late.Load(),
-		Watermark: maxWatermark, Triggers: e.triggers.Load(), Stopped: e.stopped,
+		Watermark: maxWatermark, Triggers: e.triggers.Load(), Checkpoints: e.checkpoints.Load(), Stopped: e.stopped,
 	}
 	for _, k := range e.sinks {
 		s.Written += k.written.Load()
@@ -170,6 +220,14 @@ func (e *engine) summary() Summary {
 		}
 	}
 	return s
+}
+
+// opConfig is the window operator configuration of an aggregate stage.
+func (s *stageRT) opConfig() window.Config {
+	return window.Config{
+		Spec: s.st.Window, Aggs: s.st.AggFuncs,
+		AllowedLateness: s.st.AllowedLateness, Emit: s.st.Emit,
+	}
 }
 
 // stageRT is the run-time state of one stage.
@@ -235,9 +293,7 @@ func (e *engine) process(ctx context.Context, c *chunk) error {
 			}
 		}
 		p := src.partition(r.Pos.Partition, now)
-		if src.acker != nil {
-			p.pos = r.Pos
-		}
+		p.pos = r.Pos
 		if !e.batch && r.Time != record.NoTime && r.Time > p.maxT {
 			first := p.maxT == math.MinInt64
 			p.maxT = r.Time
@@ -251,6 +307,17 @@ func (e *engine) process(ctx context.Context, c *chunk) error {
 					return err
 				}
 			}
+		}
+	}
+	// Rejected records count as read: their positions are covered too, so
+	// a restore does not dead-letter them twice.
+	for i := range c.bad {
+		pos := c.bad[i].pos
+		if pos.Partition == "" {
+			continue
+		}
+		if p := src.part(pos.Partition); p.pos.Partition == "" || pos.Offset > p.pos.Offset {
+			p.pos = pos
 		}
 	}
 	return e.firstSinkError()

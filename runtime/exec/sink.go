@@ -17,9 +17,10 @@ import (
 // engine down instead of growing a queue. Every call into the sink is made
 // from that goroutine.
 type sinkRT struct {
-	st    *plan.Stage
-	sink  sdk.Sink
-	batch int
+	st        *plan.Stage
+	sink      sdk.Sink
+	committer sdk.Committer // the sink, when it takes part in checkpoints
+	batch     int
 	// linger, when positive, makes the goroutine flush the sink once no
 	// rows have arrived for that long (stream mode's prompt flushing).
 	linger time.Duration
@@ -35,26 +36,34 @@ type sinkRT struct {
 	closed  bool
 }
 
-// sinkMsg is rows to write, or a request to flush (done receives the
-// result once everything before it is durable).
+// sinkMsg is rows to write, or a call to make on the sink goroutine once
+// everything before it was written (done receives its result).
 type sinkMsg struct {
 	rows sdk.Rows
+	call func(context.Context) error
 	done chan error
 }
 
-func (k *sinkRT) open(ctx context.Context) error {
+// open opens the sink; it is started (its goroutine runs) by run, after
+// recovery.
+func (k *sinkRT) open(ctx context.Context, pipeline string) error {
 	k.sink = k.st.Plugin.NewSink()
-	req := sdk.SinkOpenRequest{Config: k.st.Config.JSON, Key: k.st.Key, Settings: sdk.Settings{Name: k.st.Name}}
+	req := sdk.SinkOpenRequest{Config: k.st.Config.JSON, Key: k.st.Key, Settings: sdk.Settings{Name: k.st.Name, Pipeline: pipeline}}
 	if k.st.Out.Dyn == nil {
 		req.Columns = k.st.Out.Names
 	}
 	if err := k.sink.Open(ctx, req); err != nil {
 		return fmt.Errorf("sink %s: open: %w", k.st.Name, err)
 	}
+	k.committer, _ = k.sink.(sdk.Committer)
+	return nil
+}
+
+// run starts the sink's goroutine.
+func (k *sinkRT) run(ctx context.Context) {
 	k.ch = make(chan sinkMsg, 2)
 	k.wg.Add(1)
 	go k.loop(ctx)
-	return nil
 }
 
 func (k *sinkRT) loop(ctx context.Context) {
@@ -83,8 +92,8 @@ func (k *sinkRT) loop(ctx context.Context) {
 		}
 		if m.done != nil {
 			err := k.error()
-			if err == nil && dirty {
-				err = k.flush(ctx)
+			if err == nil {
+				err = m.call(ctx)
 				k.setError(err)
 				dirty = false
 			}
@@ -112,6 +121,9 @@ func (k *sinkRT) loop(ctx context.Context) {
 }
 
 func (k *sinkRT) flush(ctx context.Context) error {
+	if k.committer != nil {
+		return nil // rows become durable at Prepare, with the checkpoint
+	}
 	if f, ok := k.sink.(sdk.Flusher); ok {
 		if err := f.Flush(ctx); err != nil {
 			return fmt.Errorf("sink %s: flush: %w", k.st.Name, err)
@@ -185,18 +197,23 @@ func (k *sinkRT) send(ctx context.Context) error {
 	return k.error()
 }
 
-// commit sends what is pending and returns once the sink has made
-// everything it was given durable.
-func (k *sinkRT) commit(ctx context.Context) error {
+// start sends what is pending and then asks the sink goroutine to make
+// call once everything before it is written. The result arrives on the
+// returned channel; wait collects it.
+func (k *sinkRT) start(ctx context.Context, call func(context.Context) error) (chan error, error) {
 	if err := k.send(ctx); err != nil {
-		return err
+		return nil, err
 	}
 	done := make(chan error, 1)
 	select {
-	case k.ch <- sinkMsg{done: done}:
+	case k.ch <- sinkMsg{call: call, done: done}:
+		return done, nil
 	case <-ctx.Done():
-		return cause(ctx)
+		return nil, cause(ctx)
 	}
+}
+
+func wait(ctx context.Context, done chan error) error {
 	select {
 	case err := <-done:
 		return err
@@ -205,8 +222,35 @@ func (k *sinkRT) commit(ctx context.Context) error {
 	}
 }
 
+// prepare makes everything the sink was given durable: staged under
+// checkpoint id for a Committer, flushed otherwise.
+func (k *sinkRT) prepare(ctx context.Context, id uint64) (chan error, error) {
+	if k.committer == nil {
+		return k.start(ctx, k.flush)
+	}
+	return k.start(ctx, func(ctx context.Context) error {
+		if err := k.committer.Prepare(ctx, id); err != nil {
+			return fmt.Errorf("sink %s: prepare checkpoint %d: %w", k.st.Name, id, err)
+		}
+		return nil
+	})
+}
+
+// commitID makes what a Committer staged under id visible.
+func (k *sinkRT) commitID(ctx context.Context, id uint64) (chan error, error) {
+	if k.committer == nil {
+		return nil, nil
+	}
+	return k.start(ctx, func(ctx context.Context) error {
+		if err := k.committer.Commit(ctx, id); err != nil {
+			return fmt.Errorf("sink %s: commit checkpoint %d: %w", k.st.Name, id, err)
+		}
+		return nil
+	})
+}
+
 func (k *sinkRT) stop() {
-	if !k.closed {
+	if !k.closed && k.ch != nil {
 		k.closed = true
 		close(k.ch)
 		k.wg.Wait()

@@ -26,6 +26,9 @@ type sourceRT struct {
 	dec   *schema.Decoder
 	acker sdk.Acker // nil when the source does not take acknowledgements
 	done  bool
+	// resume holds the positions restored from a checkpoint, handed to
+	// the source at Open.
+	resume []sdk.Position
 
 	caughtUp bool // the last chunk the engine took said the source was caught up
 
@@ -46,7 +49,7 @@ func newSourceRT(s *stageRT) *sourceRT {
 	return &sourceRT{stage: s, parts: map[string]*partition{}}
 }
 
-func (s *sourceRT) open(ctx context.Context) error {
+func (s *sourceRT) open(ctx context.Context, pipeline string) error {
 	st := s.stage.st
 	// A schemaless decoder grows the layout the plan compiled expressions
 	// and sinks against.
@@ -58,8 +61,8 @@ func (s *sourceRT) open(ctx context.Context) error {
 	s.src = st.Plugin.NewSource()
 	s.acker, _ = s.src.(sdk.Acker)
 	err = s.src.Open(ctx, sdk.OpenRequest{
-		Config: st.Config.JSON, Format: st.Format,
-		Settings: sdk.Settings{Name: st.Name},
+		Config: st.Config.JSON, Format: st.Format, Resume: s.resume,
+		Settings: sdk.Settings{Name: st.Name, Pipeline: pipeline},
 	})
 	if err != nil {
 		return fmt.Errorf("source %s: open: %w", st.Name, err)
@@ -148,6 +151,16 @@ func (s *sourceRT) partition(name string, now int64) *partition {
 	if !p.active {
 		p.active = true
 		s.minPart = nil // a partition back from idle may hold the minimum
+	}
+	return p
+}
+
+// part returns the state of a partition without marking it seen.
+func (s *sourceRT) part(name string) *partition {
+	p := s.parts[name]
+	if p == nil {
+		p = &partition{name: name, maxT: math.MinInt64}
+		s.parts[name] = p
 	}
 	return p
 }
