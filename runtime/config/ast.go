@@ -143,8 +143,19 @@ type Transform struct {
 	UpdateEvery     Duration
 	AllowedLateness Duration
 	Late            String // drop (default) | dead_letter
+	// Dedupe drops records whose key was seen recently.
+	Dedupe *Dedupe
 	// A transform plugin.
 	Plugin *PluginRef
+}
+
+// Dedupe is a transform's `dedupe:` block: a record whose key fields equal
+// those of an earlier record less than Within apart in event time is
+// dropped.
+type Dedupe struct {
+	Pos    diag.Pos
+	Key    []String
+	Within Duration
 }
 
 // MapField is one `name: expression` entry of a map or aggregate.

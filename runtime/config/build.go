@@ -19,7 +19,8 @@ var (
 	triggerKeys    = []string{"every", "once", "available_now", "max_records"}
 	sourceKeys     = []string{"name", "plugin", "config", "format", "schema", "event_time", "watermark", "isolation"}
 	watermarkKeys  = []string{"lateness", "idle_timeout"}
-	transformKeys  = []string{"name", "from", "filter", "map", "aggregate", "window", "group_by", "emit", "update_every", "allowed_lateness", "late", "plugin", "config", "isolation"}
+	transformKeys  = []string{"name", "from", "filter", "map", "aggregate", "window", "group_by", "emit", "update_every", "allowed_lateness", "late", "dedupe", "plugin", "config", "isolation"}
+	dedupeKeys     = []string{"key", "within"}
 	windowKeys     = []string{"tumbling", "sliding", "session"}
 	slidingKeys    = []string{"size", "slide"}
 	sessionKeys    = []string{"gap"}
@@ -52,7 +53,7 @@ const (
 
 // transformKinds are the keys that make a transform what it is; exactly
 // one must be present.
-var transformKinds = []string{"filter", "map", "aggregate", "plugin"}
+var transformKinds = []string{"filter", "map", "aggregate", "dedupe", "plugin"}
 
 // Keys that belong to another key of a transform.
 var transformNeeds = []struct{ key, needs string }{
@@ -305,7 +306,7 @@ func (l *loader) transform(n *yaml.Node, path string) *Transform {
 	switch len(kinds) {
 	case 0:
 		if !f.suggested(transformKinds...) {
-			l.diags.Add(t.Pos, path, "a transform needs one of filter, map, aggregate or plugin")
+			l.diags.Add(t.Pos, path, "a transform needs one of filter, map, aggregate, dedupe or plugin")
 		}
 	case 1:
 	default:
@@ -361,11 +362,33 @@ func (l *loader) transform(n *yaml.Node, path string) *Transform {
 	if f.get("aggregate") != nil {
 		l.outputClashes(t, path)
 	}
+	if v := f.get("dedupe"); v != nil {
+		t.Dedupe = l.dedupe(v, field(path, "dedupe"))
+	}
 	if f.get("plugin") != nil {
 		t.Plugin = &PluginRef{Pos: l.pos(f.key["plugin"])}
 		l.pluginRef(f, t.Plugin)
 	}
 	return t
+}
+
+func (l *loader) dedupe(n *yaml.Node, path string) *Dedupe {
+	f, ok := l.fields(n, path, dedupeKeys)
+	if !ok {
+		return nil
+	}
+	l.require(f, "key", "within")
+	d := &Dedupe{Pos: l.pos(f.node)}
+	if v := f.get("key"); v != nil {
+		d.Key = l.list(v, field(path, "key"), l.nonEmpty)
+		if len(d.Key) == 0 {
+			l.diags.Add(l.pos(v), field(path, "key"), "list at least one field")
+		}
+	}
+	if v := f.get("within"); v != nil {
+		d.Within = l.duration(v, field(path, "within"), positive)
+	}
+	return d
 }
 
 // outputClashes reports aggregate fields named like the window's or the

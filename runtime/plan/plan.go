@@ -94,6 +94,7 @@ const (
 	MapStage
 	AggregateStage
 	SinkStage
+	DedupeStage
 )
 
 // Stage is one compiled node of the graph.
@@ -131,6 +132,11 @@ type Stage struct {
 	Emit            window.Emit
 	UpdateEvery     int64
 	LateToDLQ       bool
+
+	// Dedupe: the key's slots in the input, and how far apart in event
+	// time two records with one key must be to both pass (ns).
+	DedupeKey    []int
+	DedupeWithin int64
 
 	// Sinks.
 	Key []string
@@ -382,6 +388,17 @@ func (c *compiler) transform(n *graph.Node) {
 	case len(t.Aggregate) > 0:
 		s.Kind = AggregateStage
 		c.aggregate(s, t, in, env, path)
+	case t.Dedupe != nil:
+		s.Kind = DedupeStage
+		s.DedupeWithin = int64(t.Dedupe.Within.Value)
+		for _, k := range t.Dedupe.Key {
+			i := in.index(k.Value)
+			if i < 0 {
+				c.ds.Add(k.Pos, path+".dedupe.key", "unknown field %q%s", k.Value, diag.Hint(k.Value, in.Names))
+				continue
+			}
+			s.DedupeKey = append(s.DedupeKey, i)
+		}
 	case t.Plugin != nil:
 		c.ds.Add(t.Plugin.Plugin.Pos, path+".plugin", "transform plugins are not available yet")
 	}
