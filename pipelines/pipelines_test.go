@@ -18,21 +18,17 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/shopspring/decimal"
 
-	"github.com/flowctl/flowctl/plugins/sinks/stdout"
 	"github.com/flowctl/flowctl/runtime/catalog"
 	"github.com/flowctl/flowctl/runtime/config"
 	"github.com/flowctl/flowctl/runtime/exec"
 	"github.com/flowctl/flowctl/runtime/plan"
 
-	"github.com/flowctl/flowctl/plugins/sources/generate"
-
-	filesink "github.com/flowctl/flowctl/plugins/sinks/file"
-	filesource "github.com/flowctl/flowctl/plugins/sources/file"
+	"github.com/flowctl/flowctl/runtime/builtin"
 )
 
 func newCatalog(t *testing.T) *catalog.Catalog {
 	t.Helper()
-	cat, err := catalog.New(filesource.Plugin(), filesink.Plugin(), stdout.Plugin(), generate.Plugin())
+	cat, err := catalog.New(builtin.Plugins()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,6 +37,9 @@ func newCatalog(t *testing.T) *catalog.Catalog {
 
 // TestExamplesValidate checks that every example pipeline is valid.
 func TestExamplesValidate(t *testing.T) {
+	if os.Getenv("FLOWCTL_PG_DSN") == "" {
+		t.Setenv("FLOWCTL_PG_DSN", "postgres://127.0.0.1:5432/shop")
+	}
 	files, _ := filepath.Glob("*.yaml")
 	if len(files) == 0 {
 		t.Fatal("no example pipelines")
@@ -216,7 +215,7 @@ func runExample(t *testing.T, file string, mode config.Mode, sink string, sets .
 	if ds.HasErrors() {
 		t.Fatal(ds.Err())
 	}
-	cat, err := catalog.New(filesource.Plugin(), filesink.Plugin(), stdout.Plugin(), generate.Plugin())
+	cat, err := catalog.New(builtin.Plugins()...)
 	if err != nil {
 		t.Fatal(err)
 	}

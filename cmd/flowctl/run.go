@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -77,12 +76,7 @@ func newRun() *cobra.Command {
 	return cmd
 }
 
-// checkpoints is the store of the pipeline's `checkpoint.dir`, which
-// resolves against the pipeline file's folder.
+// checkpoints is the store of the pipeline's `checkpoint.dir`.
 func checkpoints(pl *plan.Plan) *checkpoint.Store {
-	dir := pl.Pipeline.Checkpoint.Dir.Value
-	if !filepath.IsAbs(dir) {
-		dir = filepath.Join(pl.Pipeline.Dir, dir)
-	}
-	return &checkpoint.Store{Bucket: checkpoint.Dir{Path: dir}, Where: dir, Keep: 3}
+	return checkpoint.NewDir(pl.CheckpointDir())
 }

@@ -208,3 +208,9 @@ func sortedKeys(m map[string][]byte) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// NewDir returns the store of a local checkpoint directory, keeping the
+// newest 3 checkpoints.
+func NewDir(dir string) *Store {
+	return &Store{Bucket: Dir{Path: dir}, Where: dir, Keep: 3}
+}

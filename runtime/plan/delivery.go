@@ -1,6 +1,10 @@
 package plan
 
-import "github.com/flowctl/flowctl/plugins/sdk"
+import (
+	"path/filepath"
+
+	"github.com/flowctl/flowctl/plugins/sdk"
+)
 
 // SinkDelivery is the guarantee one sink of a pipeline gets.
 type SinkDelivery struct {
@@ -36,4 +40,14 @@ func (p *Plan) Deliveries() []SinkDelivery {
 		add(p.DeadLetter)
 	}
 	return out
+}
+
+// CheckpointDir is the pipeline's `checkpoint.dir`, resolved against the
+// pipeline file's folder.
+func (p *Plan) CheckpointDir() string {
+	dir := p.Pipeline.Checkpoint.Dir.Value
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(p.Pipeline.Dir, dir)
+	}
+	return dir
 }
