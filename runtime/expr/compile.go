@@ -158,6 +158,7 @@ func compileTree(tree *parser.Tree, cfg *conf.Config, env *Env, m *mapper) (*Pro
 			return cerr
 		}
 		prog = newProgram(vp, env, r.refs, r.all, typ)
+		prog.meta = r.meta
 		return nil
 	}); err != nil {
 		return nil, errorDiags(m, err)

@@ -58,6 +58,22 @@ func DynamicEnv(d *record.Dynamic) *Env {
 	return &Env{dyn: d}
 }
 
+// MetaName is the name under which expressions read a message's metadata
+// (meta.key, meta.headers), unless the record has a field of that name.
+const MetaName = "meta"
+
+// isMeta reports whether name reads the metadata rather than a field.
+func (e *Env) isMeta(name string) bool {
+	if name != MetaName {
+		return false
+	}
+	if e.isTyped() {
+		_, isField := e.index[name]
+		return !isField
+	}
+	return true
+}
+
 // isTyped reports whether the env knows its fields statically.
 func (e *Env) isTyped() bool { return e.dyn == nil }
 
@@ -84,7 +100,15 @@ func (e *Env) fieldNames() []string {
 // open map[string]any in which every name is unknown.
 func (e *Env) configure(cfg *conf.Config) {
 	if e.isTyped() {
-		cfg.WithEnv(e.typed)
+		env := e.typed
+		if _, ok := env[MetaName]; !ok {
+			env = make(types.Map, len(e.typed)+1)
+			for k, v := range e.typed {
+				env[k] = v
+			}
+			env[MetaName] = types.TypeOf(map[string]any{})
+		}
+		cfg.WithEnv(env)
 		return
 	}
 	cfg.WithEnv(map[string]any{})

@@ -35,6 +35,7 @@ type Program struct {
 	dyn     *record.Dynamic // schemaless: slots follow dyn's layout
 	layout  *record.Layout  // the layout slots were resolved against
 	typ     schema.Type
+	meta    bool // reads the record's metadata as meta
 }
 
 func newProgram(vp *vm.Program, env *Env, refs []string, all bool, typ schema.Type) *Program {
@@ -71,6 +72,7 @@ func (p *Program) Clone() *Program {
 		dyn:    p.dyn,
 		layout: p.layout,
 		typ:    p.typ,
+		meta:   p.meta,
 		env:    make(map[string]any, len(p.refs)),
 	}
 	for _, n := range p.refs {
@@ -107,6 +109,15 @@ func (p *Program) fill(r *record.Record) {
 			}
 		}
 		p.env[n] = v
+	}
+	if p.meta {
+		m := map[string]any{}
+		if r != nil {
+			for _, f := range r.Meta {
+				m[f.Name] = f.Value
+			}
+		}
+		p.env[MetaName] = m
 	}
 }
 

@@ -35,6 +35,7 @@ type resolver struct {
 	vars  []string // names bound by enclosing `let`s
 	refs  []string
 	all   bool // the whole env is read ($env)
+	meta  bool // the message's metadata is read
 	diags diag.Diagnostics
 }
 
@@ -45,6 +46,10 @@ func (r *resolver) errorf(node ast.Node, format string, args ...any) {
 func (r *resolver) bound(name string) bool { return slices.Contains(r.vars, name) }
 
 func (r *resolver) ref(node ast.Node, name string) {
+	if r.env.isMeta(name) {
+		r.meta = true
+		return
+	}
 	if r.env.isTyped() {
 		if _, _, ok := r.env.field(name); !ok {
 			r.errorf(node, "unknown name %q%s", name, diag.Hint(name, r.env.fieldNames()))

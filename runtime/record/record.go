@@ -37,6 +37,9 @@ type Record struct {
 	// and Pos its position there; both are kept for dead letters.
 	Source int32
 	Pos    sdk.Position
+	// Meta is the source's metadata of the message (a Kafka key and
+	// headers, Benthos metadata), visible to expressions as meta.NAME.
+	Meta []sdk.Field
 }
 
 // Get returns slot i, or Absent when the record is shorter.
