@@ -37,11 +37,14 @@
 //     precision 14, about 0.8% standard error).
 //   - approx_percentile(x, p): float64. Exact up to 512 values (linear
 //     interpolation between the closest ranks, rank p·(n-1)), then a
-//     t-digest (github.com/caio/go-tdigest/v4, compression 100) with a
-//     fixed seed, so results depend only on the order of the inputs. NaN
-//     inputs are skipped.
+//     t-digest (that of github.com/caio/go-tdigest/v4, compression 100)
+//     with a fixed seed, so results depend only on the order of the
+//     inputs. NaN inputs are skipped.
 //
 // Results are nil when no value was added, except for the counts (0).
+//
+// A Column saves the state of its slots in a binary form and reads it back
+// exactly (state.go), for the window operator's snapshots.
 package agg
 
 import (

@@ -33,6 +33,16 @@ type Column interface {
 	Result(i int) any
 	// Reset empties slot i.
 	Reset(i int)
+	// AppendState appends the state of slots ss, in order, to dst in the
+	// binary form described in state.go, and returns it. It fails only on
+	// a value AppendValue cannot write (a first or last of a Go type no
+	// record holds); dst is then to be discarded.
+	AppendState(dst []byte, ss []int32) ([]byte, error)
+	// ReadState sets slots ss, which must be valid and empty, from the
+	// state at the start of b written by AppendState of a column of the
+	// same Func, and returns the rest of b. On malformed or truncated
+	// state it returns an error and the column is to be discarded.
+	ReadState(b []byte, ss []int32) ([]byte, error)
 }
 
 // NewColumn returns an empty column of f's accumulators.

@@ -5,7 +5,6 @@ import (
 	"slices"
 
 	"github.com/axiomhq/hyperloglog"
-	"github.com/caio/go-tdigest/v4"
 	"github.com/shopspring/decimal"
 
 	"github.com/flowctl/flowctl/runtime/record"
@@ -124,30 +123,22 @@ const tdigestCompression = 100
 // exactPercentileLimit of them, a t-digest.
 type percentile struct {
 	vals []float64
-	td   *tdigest.TDigest
+	td   *digest
 }
 
 func (p *percentile) add(f float64) {
 	if p.td != nil {
-		_ = p.td.Add(f) // errors only on NaN, skipped by the caller
+		p.td.add(f, 1) // false only for NaN, skipped by the caller
 		return
 	}
 	p.vals = append(p.vals, f)
 	if len(p.vals) > exactPercentileLimit {
 		p.td = newDigest()
 		for _, v := range p.vals {
-			_ = p.td.Add(v)
+			p.td.add(v, 1)
 		}
 		p.vals = nil
 	}
-}
-
-func newDigest() *tdigest.TDigest {
-	td, err := tdigest.New(tdigest.Compression(tdigestCompression), tdigest.RandomNumberGenerator(&splitMix{state: 0x9e3779b97f4a7c15}))
-	if err != nil {
-		panic(err) // the options are constant and valid
-	}
-	return td
 }
 
 func (p *percentile) merge(q *percentile) {
@@ -161,15 +152,15 @@ func (p *percentile) merge(q *percentile) {
 		vals := p.vals
 		p.td, p.vals = newDigest(), nil
 		for _, v := range vals {
-			_ = p.td.Add(v)
+			p.td.add(v, 1)
 		}
 	}
-	_ = p.td.Merge(q.td)
+	p.td.merge(q.td)
 }
 
 func (p *percentile) quantile(q float64) any {
 	if p.td != nil {
-		return p.td.Quantile(q)
+		return p.td.quantile(q)
 	}
 	n := len(p.vals)
 	if n == 0 {
@@ -255,8 +246,8 @@ func (c *percentileCol) Result(i int) any {
 	return c.ps[i].quantile(c.p)
 }
 
-// splitMix is a small deterministic random number generator for t-digests
-// (the library's default holds a math/rand source of about 5 KB).
+// splitMix is the small deterministic random number generator of
+// t-digests; its whole state is one word, saved with the digest.
 type splitMix struct{ state uint64 }
 
 func (r *splitMix) next() uint64 {

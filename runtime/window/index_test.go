@@ -15,6 +15,7 @@ func TestKeyIndex(t *testing.T) {
 			rng := rand.New(rand.NewPCG(1, uint64(bits)))
 			x := newKeyIndex()
 			var keys []keyState
+			var data []byte
 			var free []int32
 			want := map[string]int32{}
 			hash := func(enc string) uint32 {
@@ -27,7 +28,7 @@ func TestKeyIndex(t *testing.T) {
 			for step := range 20000 {
 				enc := fmt.Sprint("key", rng.IntN(3000))
 				h := hash(enc)
-				got := x.find(keys, []byte(enc), h)
+				got := x.find(keys, data, []byte(enc), h)
 				k, ok := want[enc]
 				if !ok {
 					k = -1
@@ -41,7 +42,8 @@ func TestKeyIndex(t *testing.T) {
 					free = append(free, k)
 					delete(want, enc)
 				} else if !ok {
-					ks := keyState{enc: enc, hash: h, head: -1}
+					ks := keyState{off: uint64(len(data)), hash: h, head: -1}
+					data = append(append(data, byte(len(enc))), enc...)
 					if n := len(free); n > 0 {
 						k, free = free[n-1], free[:n-1]
 						keys[k] = ks
@@ -57,7 +59,7 @@ func TestKeyIndex(t *testing.T) {
 				}
 			}
 			for enc, k := range want {
-				if got := x.find(keys, []byte(enc), hash(enc)); got != k {
+				if got := x.find(keys, data, []byte(enc), hash(enc)); got != k {
 					t.Errorf("find(%s) = %d, want %d", enc, got, k)
 				}
 			}

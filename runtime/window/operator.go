@@ -98,11 +98,13 @@ type sessionInfo struct {
 	due int64  // due time of the session's current timer
 }
 
-// keyState is one group key: its encoding and its windows, a list through
-// slot.next ordered by decreasing Start (tumbling, sliding, global).
+// keyState is one group key: where its encoding is, and its windows, a
+// list through slot.next ordered by decreasing Start (tumbling, sliding,
+// global). It holds no pointer, so the garbage collector does not scan
+// o.keys.
 type keyState struct {
-	enc  string
-	head int32 // -1: no window; -2: free entry
+	off  uint64 // offset in o.keyData of the uvarint length and the encoding
+	head int32  // -1: no window; -2: free entry
 	hash uint32
 }
 
@@ -134,6 +136,11 @@ type Operator struct {
 	index    keyIndex // encoded key → index in keys
 	keys     []keyState
 	freeKeys []int32
+	// keyData holds the encodings of the keys, each after its length as
+	// a uvarint; deadKeys counts the bytes of removed keys, reclaimed by
+	// compactKeys.
+	keyData  []byte
+	deadKeys int
 
 	slots     []slot
 	freeSlots []int32
@@ -156,7 +163,6 @@ type Operator struct {
 
 	// Scratch.
 	kbuf    []byte
-	dbuf    []byte
 	spans   []Span
 	tmp     []int32
 	closing []int32
@@ -285,7 +291,7 @@ func (o *Operator) addAligned(t int64, args []any) (late bool) {
 // is -1 if the key is new.
 func (o *Operator) findKey() (int32, uint32) {
 	h := o.index.hash(o.kbuf)
-	return o.index.find(o.keys, o.kbuf, h), h
+	return o.index.find(o.keys, o.keyData, o.kbuf, h), h
 }
 
 // key returns the index of the key in o.kbuf, inserting it if new.
@@ -298,7 +304,7 @@ func (o *Operator) key() int32 {
 }
 
 func (o *Operator) insertKey(h uint32) int32 {
-	ks := keyState{enc: string(o.kbuf), head: -1, hash: h}
+	ks := keyState{off: o.appendKeyData(o.kbuf), head: -1, hash: h}
 	var k int32
 	if n := len(o.freeKeys); n > 0 {
 		k = o.freeKeys[n-1]
@@ -379,6 +385,7 @@ func (o *Operator) unlink(s int32) {
 	}
 	if ks.head < 0 {
 		o.index.remove(o.keys, k, ks.hash)
+		o.deadKeys += keyDataLen(o.keyData, ks.off)
 		*ks = keyState{head: -2}
 		o.freeKeys = append(o.freeKeys, k)
 	}
@@ -535,8 +542,7 @@ func (o *Operator) sortSlots(ss []int32) {
 func (o *Operator) emitRow(s int32, final bool, emit func(Row)) {
 	sl := &o.slots[s]
 	kv := o.keyVals[:0]
-	o.dbuf = append(o.dbuf[:0], o.keys[sl.key].enc...)
-	b := o.dbuf
+	b := keyAt(o.keyData, o.keys[sl.key].off) // DecodeKey copies what it returns
 	for len(b) > 0 {
 		v, rest, err := agg.DecodeKey(b)
 		if err != nil {

@@ -17,6 +17,11 @@
 // calls a record late when it is too late for every window it belongs to.
 // Batch mode adds every record and then advances the watermark to
 // math.MaxInt64.
+//
+// Operator.Snapshot writes an operator's whole state in a versioned binary
+// format (snapshot.go) and Restore reads it back into an operator that
+// goes on exactly as the first would have; Config.Describe names what a
+// snapshot depends on.
 package window
 
 import (
