@@ -32,10 +32,9 @@ func compile(w io.Writer, file string, mode config.Mode, sets ...string) (*plan.
 		// start timeout.
 		set, rds := host.Resolve(context.Background(), p)
 		var pds diag.Diagnostics
-		pl, pds = plan.Compile(p, set.Catalog, mode)
+		pl, pds = set.Compile(p, mode)
 		ds = append(ds, rds...)
 		ds = append(ds, pds...)
-		ds = append(ds, set.Bind(pl)...)
 	}
 	ds.Sort()
 	printDiags(w, ds)

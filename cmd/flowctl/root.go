@@ -22,7 +22,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newValidate(), newRun(), newGraph(), newPlugins(), newPlugin(), newBench(), newServePlugins())
+	root.AddCommand(newValidate(), newRun(), newGraph(), newPlugins(), newPlugin(), newBench(), newServePlugins(), newBackfill())
 	return root
 }
 
