@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -15,7 +17,8 @@ import (
 
 // TestKillAndResume is the fault test of the delivery contract: a stream
 // (and a micro-batch) run is killed with SIGKILL at random moments and
-// restarted until it finishes; the exactly-once file sink must then hold
+// restarted until it finishes, or its plugin processes are killed and it
+// restarts them from its last checkpoint; the exactly-once file sink must then hold
 // exactly the rows of an uninterrupted batch run over the same input —
 // nothing lost, nothing doubled.
 func TestKillAndResume(t *testing.T) {
@@ -37,9 +40,13 @@ func TestKillAndResume(t *testing.T) {
 	tests := []struct {
 		name string
 		args []string
+		// plugins: kill one of flowctl's plugin processes instead of
+		// flowctl itself, which restarts from its last checkpoint.
+		plugins bool
 	}{
-		{"stream", nil},
-		{"micro-batch", []string{"--mode", "micro-batch", "--set", "trigger.every=100ms"}},
+		{"stream", nil, false},
+		{"micro-batch", []string{"--mode", "micro-batch", "--set", "trigger.every=100ms"}, false},
+		{"stream, plugin processes", nil, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -78,6 +85,18 @@ func TestKillAndResume(t *testing.T) {
 					}
 					finished = true
 				case <-time.After(wait):
+					if tt.plugins {
+						kills += killChildren(cmd.Process.Pid, rng)
+						// flowctl restarts its plugins and goes on.
+						if err := <-done; err != nil {
+							t.Fatalf("run %d after a plugin was killed: %v\n%s", attempt, err, cmd.Stderr)
+						}
+						if kills > 0 && !strings.Contains(fmt.Sprint(cmd.Stderr), "restarting from the last checkpoint") {
+							t.Errorf("no restart reported:\n%s", cmd.Stderr)
+						}
+						finished = true
+						continue
+					}
 					_ = cmd.Process.Signal(syscall.SIGKILL)
 					<-done
 					kills++
@@ -100,6 +119,38 @@ func TestKillAndResume(t *testing.T) {
 			t.Logf("%d kills, %d rows", kills, len(got))
 		})
 	}
+}
+
+// killChildren SIGKILLs a plugin process of pid at random moments, a few
+// times, while it runs; it returns how many it killed.
+func killChildren(pid int, rng *rand.Rand) int {
+	killed := 0
+	for range 4 {
+		children := childPIDs(pid)
+		if len(children) == 0 {
+			return killed
+		}
+		if syscall.Kill(children[rng.IntN(len(children))], syscall.SIGKILL) == nil {
+			killed++
+		}
+		time.Sleep(time.Duration(300+rng.IntN(700)) * time.Millisecond)
+	}
+	return killed
+}
+
+// childPIDs lists the children of pid (Linux).
+func childPIDs(pid int) []int {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	var out []int
+	for _, f := range tasks {
+		b, _ := os.ReadFile(f)
+		for _, field := range strings.Fields(string(b)) {
+			if n, err := strconv.Atoi(field); err == nil {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
 }
 
 func sortedLines(t *testing.T, path string) []string {
