@@ -29,39 +29,43 @@ func TestKillAndResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pipeline, err := filepath.Abs("testdata/kill/stream.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := os.ReadFile(pipeline)
-	if err != nil {
-		t.Fatal(err)
-	}
 	tests := []struct {
 		name string
+		file string
 		args []string
 		// plugins: kill one of flowctl's plugin processes instead of
 		// flowctl itself, which restarts from its last checkpoint.
 		plugins bool
 	}{
-		{"stream", nil, false},
-		{"micro-batch", []string{"--mode", "micro-batch", "--set", "trigger.every=100ms"}, false},
-		{"stream, plugin processes", nil, true},
+		{"stream", "stream.yaml", nil, false},
+		{"micro-batch", "stream.yaml", []string{"--mode", "micro-batch", "--set", "trigger.every=100ms"}, false},
+		{"stream, plugin processes", "stream.yaml", nil, true},
+		{"micro-batch, file source", "file.yaml", nil, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
-			if err := os.WriteFile(filepath.Join(dir, "p.yaml"), src, 0o644); err != nil {
-				t.Fatal(err)
+			for _, f := range []string{"stream.yaml", "file.yaml", "payment.yaml"} {
+				copyFile(t, filepath.Join("testdata/kill", f), filepath.Join(dir, f))
 			}
 			run := func(args ...string) *exec.Cmd {
-				cmd := exec.Command(flowctl, append([]string{"run", "p.yaml"}, args...)...)
+				cmd := exec.Command(flowctl, append([]string{"run", tt.file}, args...)...)
 				cmd.Dir = dir
 				cmd.Stderr = &bytes.Buffer{}
 				return cmd
 			}
-			ref := run("--mode", "batch", "--set", "sinks.out.config.path=ref.jsonl", "--set", "sources.payments.config.rate=0")
+			// The file variant's input: the stream pipeline's events.
+			gen := exec.Command(flowctl, "run", "stream.yaml", "--mode", "batch", "--set", "sources.payments.config.rate=0",
+				"--set", "transforms=[]", "--set", "sinks.out.from=payments", "--set", "sinks.out.config.path=events.jsonl")
+			gen.Dir = dir
+			if out, err := gen.CombinedOutput(); err != nil {
+				t.Fatalf("writing the input: %v\n%s", err, out)
+			}
+			ref := run("--mode", "batch", "--set", "sinks.out.config.path=ref.jsonl")
+			if tt.file == "stream.yaml" {
+				ref = run("--mode", "batch", "--set", "sinks.out.config.path=ref.jsonl", "--set", "sources.payments.config.rate=0")
+			}
 			if err := ref.Run(); err != nil {
 				t.Fatalf("reference run: %v\n%s", err, ref.Stderr)
 			}
@@ -153,6 +157,17 @@ func childPIDs(pid int) []int {
 	return out
 }
 
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func sortedLines(t *testing.T, path string) []string {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -189,4 +204,50 @@ func lineDiff(want, got []string) string {
 		}
 	}
 	return b.String()
+}
+
+// TestStopAndResume: SIGTERM stops a stream run gracefully (it drains,
+// takes a final checkpoint that keeps its open windows, and exits 0), and
+// the next run continues where it stopped, with the output of one
+// uninterrupted run.
+func TestStopAndResume(t *testing.T) {
+	flowctl, err := exec.LookPath("flowctl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	copyFile(t, "testdata/kill/stream.yaml", filepath.Join(dir, "stream.yaml"))
+	run := func(args ...string) *exec.Cmd {
+		cmd := exec.Command(flowctl, append([]string{"run", "stream.yaml"}, args...)...)
+		cmd.Dir = dir
+		cmd.Stderr = &bytes.Buffer{}
+		return cmd
+	}
+	ref := run("--mode", "batch", "--set", "sinks.out.config.path=ref.jsonl", "--set", "sources.payments.config.rate=0")
+	if err := ref.Run(); err != nil {
+		t.Fatalf("reference run: %v\n%s", err, ref.Stderr)
+	}
+	cmd := run()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("stopped run: %v\n%s", err, cmd.Stderr)
+	}
+	if !strings.Contains(fmt.Sprint(cmd.Stderr), "stream run stopped") {
+		t.Fatalf("the run was not stopped by SIGTERM:\n%s", cmd.Stderr)
+	}
+	rest := run()
+	if err := rest.Run(); err != nil {
+		t.Fatalf("resumed run: %v\n%s", err, rest.Stderr)
+	}
+	if !strings.Contains(fmt.Sprint(rest.Stderr), "restored checkpoint") {
+		t.Errorf("the second run did not resume:\n%s", rest.Stderr)
+	}
+	want, got := sortedLines(t, filepath.Join(dir, "ref.jsonl")), sortedLines(t, filepath.Join(dir, "out.jsonl"))
+	if !slices.Equal(got, want) {
+		t.Errorf("stopped and resumed output has %d rows, the reference %d;\n%s", len(got), len(want), lineDiff(want, got))
+	}
 }
