@@ -4,10 +4,18 @@ package builtin
 
 import (
 	"github.com/flowctl/flowctl/plugins/sdk"
+	benthossink "github.com/flowctl/flowctl/plugins/sinks/benthos"
 	filesink "github.com/flowctl/flowctl/plugins/sinks/file"
+	kafkasink "github.com/flowctl/flowctl/plugins/sinks/kafka"
+	parquetsink "github.com/flowctl/flowctl/plugins/sinks/parquet"
+	pgsink "github.com/flowctl/flowctl/plugins/sinks/postgres"
 	"github.com/flowctl/flowctl/plugins/sinks/stdout"
+	benthossource "github.com/flowctl/flowctl/plugins/sources/benthos"
 	filesource "github.com/flowctl/flowctl/plugins/sources/file"
 	"github.com/flowctl/flowctl/plugins/sources/generate"
+	kafkasource "github.com/flowctl/flowctl/plugins/sources/kafka"
+	parquetsource "github.com/flowctl/flowctl/plugins/sources/parquet"
+	pgsource "github.com/flowctl/flowctl/plugins/sources/postgres"
 )
 
 // Plugins returns every built-in plugin, sources first.
@@ -15,9 +23,17 @@ func Plugins() []sdk.Plugin {
 	return []sdk.Plugin{
 		// Sources.
 		filesource.Plugin(),
+		parquetsource.Plugin(),
 		generate.Plugin(),
+		kafkasource.Plugin(),
+		benthossource.Plugin(),
+		pgsource.Plugin(),
 		// Sinks.
 		filesink.Plugin(),
+		parquetsink.Plugin(),
 		stdout.Plugin(),
+		kafkasink.Plugin(),
+		benthossink.Plugin(),
+		pgsink.Plugin(),
 	}
 }

@@ -48,6 +48,9 @@ var testPlugin = sdk.Plugin{
 		if _, ok := c.Fields["bad"]; ok {
 			ds = append(ds, sdk.Diagnostic{Path: "fields.bad", Msg: "does not compile"})
 		}
+		if _, ok := c.Fields["block"]; ok {
+			ds = append(ds, sdk.Diagnostic{Path: "fields.block", Msg: "must be a list"})
+		}
 		return ds
 	},
 }
@@ -77,6 +80,9 @@ func TestCheckConfig(t *testing.T) {
 		{"plugin diagnostics placed", "path: p\nbrokers: [a:1, nope]\nfields:\n  bad: x +\n", []string{
 			`p.yaml:2:16: sinks[0].config.brokers[1]: want host:port`,
 			`p.yaml:4:8: sinks[0].config.fields.bad: does not compile`,
+		}, ""},
+		{"diagnostics on a block value placed at its key", "path: p\nfields:\n  block:\n    a: 1\n", []string{
+			`p.yaml:3:3: sinks[0].config.fields.block: must be a list`,
 		}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -235,14 +235,20 @@ func (k *checker) value(n *yaml.Node, f sdk.FieldSpec, path string) (any, bool) 
 }
 
 // recordPaths notes the position of every value inside a free-form
-// block, so a plugin's diagnostic about "fields.amount" lands on it.
+// block, so a plugin's diagnostic about "fields.amount" lands on it. A
+// value that starts below its key (a block mapping or list) is placed at
+// its key, the line a reader looks at, not at its first member.
 func (k *checker) recordPaths(n *yaml.Node, path string) {
 	switch n.Kind {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			p := join(path, n.Content[i].Value)
-			k.cfg.paths[p] = k.pos(n.Content[i+1])
-			k.recordPaths(n.Content[i+1], p)
+			kn, vn := n.Content[i], n.Content[i+1]
+			p := join(path, kn.Value)
+			k.cfg.paths[p] = k.pos(vn)
+			if vn.Line > kn.Line {
+				k.cfg.paths[p] = k.pos(kn)
+			}
+			k.recordPaths(vn, p)
 		}
 	case yaml.SequenceNode:
 		for i, e := range n.Content {
