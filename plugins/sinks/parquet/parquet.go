@@ -24,6 +24,8 @@ func Plugin() sdk.Plugin {
 			Kind:    sdk.KindSink,
 			Version: "0.1.0",
 			Summary: "Writes rows into a partitioned table of Parquet files with an atomic commit log.",
+			// Each instance is a writer of its own (writerName).
+			Instances: true,
 			Fields: []sdk.FieldSpec{
 				{
 					Name:     "path",
@@ -197,15 +199,20 @@ func (s *Sink) Open(_ context.Context, req sdk.SinkOpenRequest) error {
 }
 
 // writerName is the identity a sink writes under: the pipeline and sink
-// names, stable across runs.
+// names, stable across runs, and the instance, if any
+// ("lake_gold/gold#2026-03-01T00:00:00Z/2026-03-02T00:00:00Z").
 func writerName(set sdk.Settings) string {
+	name := set.Pipeline + "/" + set.Name
 	switch {
 	case set.Pipeline == "" && set.Name == "":
-		return "flowctl"
+		name = "flowctl"
 	case set.Pipeline == "":
-		return set.Name
+		name = set.Name
 	}
-	return set.Pipeline + "/" + set.Name
+	if set.Instance != "" {
+		name += "#" + set.Instance
+	}
+	return name
 }
 
 func (s *Sink) logf(format string, args ...any) {

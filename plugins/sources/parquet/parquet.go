@@ -28,6 +28,8 @@ func Plugin() sdk.Plugin {
 			Kind:    sdk.KindSource,
 			Version: "0.1.0",
 			Summary: "Reads a table folder of Parquet files, optionally over an event-time range.",
+			// `flowctl backfill` sets from and to for each slice.
+			TimeRange: &sdk.TimeRange{From: "from", To: "to"},
 			Fields: []sdk.FieldSpec{
 				{
 					Name:     "path",

@@ -26,6 +26,9 @@ func Plugin() sdk.Plugin {
 			Version: "0.1.0",
 			Summary: "Reads a PostgreSQL table or query incrementally by a cursor column.",
 			Fields:  fields,
+			// A backfill reads a range of a timestamp cursor, which
+			// should then be the pipeline's event time.
+			TimeRange: &sdk.TimeRange{From: "from", To: "to"},
 		},
 		NewSource: func() sdk.Source { return &Source{} },
 		Validate:  validate,
