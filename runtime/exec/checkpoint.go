@@ -137,15 +137,15 @@ func (e *engine) compatible(m checkpoint.Meta) error {
 	for _, old := range m.Stages {
 		s := now[old.Name]
 		switch {
-		case s == nil || s.op == nil:
-			problems = append(problems, fmt.Sprintf("aggregate %s is no longer in the pipeline", old.Name))
+		case s == nil || !s.stateful():
+			problems = append(problems, fmt.Sprintf("stage %s is no longer in the pipeline", old.Name))
 		case describe(s.st) != old.Describe:
-			problems = append(problems, fmt.Sprintf("aggregate %s changed from %q to %q", old.Name, old.Describe, describe(s.st)))
+			problems = append(problems, fmt.Sprintf("stage %s changed from %q to %q", old.Name, old.Describe, describe(s.st)))
 		}
 	}
 	for _, s := range e.stages {
-		if s.op != nil && !slices.ContainsFunc(m.Stages, func(o checkpoint.Stage) bool { return o.Name == s.st.Name }) {
-			problems = append(problems, fmt.Sprintf("aggregate %s is new", s.st.Name))
+		if s.stateful() && !slices.ContainsFunc(m.Stages, func(o checkpoint.Stage) bool { return o.Name == s.st.Name }) {
+			problems = append(problems, fmt.Sprintf("stage %s is new", s.st.Name))
 		}
 	}
 	for _, old := range m.Sources {
@@ -166,6 +166,9 @@ func (e *engine) compatible(m checkpoint.Meta) error {
 // describe renders what an aggregate's state means; two stages with the
 // same description can share state.
 func describe(st *plan.Stage) string {
+	if st.Kind == plan.DedupeStage {
+		return describeDedupe(st)
+	}
 	var b strings.Builder
 	if st.Windowed {
 		fmt.Fprintf(&b, "window %s", windowText(st.Window))
@@ -212,6 +215,12 @@ func (e *engine) restore(ck *checkpoint.Checkpoint) error {
 	}
 	for name, data := range ck.State {
 		s := byName[name]
+		if s != nil && s.dedupe != nil {
+			if err := s.dedupe.restore(data); err != nil {
+				return fmt.Errorf("checkpoint %d: stage %s: %w", ck.Meta.ID, name, err)
+			}
+			continue
+		}
 		if s == nil || s.op == nil {
 			continue // reported by compatible
 		}
@@ -242,6 +251,9 @@ func (e *engine) restore(ck *checkpoint.Checkpoint) error {
 	}
 	return nil
 }
+
+// stateful reports whether a stage keeps state in checkpoints.
+func (s *stageRT) stateful() bool { return s.op != nil || s.dedupe != nil }
 
 func (e *engine) sourceOf(s *stageRT) *sourceRT {
 	for _, rt := range e.srcs {
@@ -323,6 +335,10 @@ func (e *engine) snapshot(id uint64) (*checkpoint.Checkpoint, error) {
 		State: map[string][]byte{},
 	}
 	for _, s := range e.stages {
+		if s.dedupe != nil {
+			ck.State[s.st.Name] = s.dedupe.snapshot()
+			ck.Meta.Stages = append(ck.Meta.Stages, checkpoint.Stage{Name: s.st.Name, Describe: describe(s.st)})
+		}
 		if s.op == nil {
 			continue
 		}

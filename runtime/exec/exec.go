@@ -51,6 +51,13 @@ type Options struct {
 	// MaxRestarts is how many times in a row a run restarts after a plugin
 	// process died without a checkpoint in between; default 5.
 	MaxRestarts int
+	// Instance is handed to every source and sink as Settings.Instance:
+	// this run is one of several concurrent runs of the pipeline (a
+	// backfill slice).
+	Instance string
+	// TimeRange, if set, drops the records whose event time lies outside
+	// it as they leave their source (see TimeRange).
+	TimeRange *TimeRange
 }
 
 // NoWatermark and EndOfTime bound watermarks: a watermark that has not
@@ -68,6 +75,8 @@ type Summary struct {
 	Written      int64 // rows written to sinks (not counting dead letters)
 	DeadLettered int64 // records sent to the dead letter sink, or reported when there is none
 	Late         int64 // records too late for every window (dropped or dead-lettered)
+	Duplicates   int64 // records dropped by dedupe stages
+	OutOfRange   int64 // records outside Options.TimeRange, dropped (counted in Read too)
 	Watermark    int64 // the lowest operator watermark, Unix ns
 	Triggers     int64 // micro-batch triggers run
 	Checkpoints  int64 // checkpoints taken (commits, in batch mode)
@@ -82,8 +91,12 @@ func (s Summary) String() string {
 	if s.Stopped {
 		how = "stopped"
 	}
-	return fmt.Sprintf("%s: %s run %s in %s: read %d records (%s/s), wrote %d rows, dead-lettered %d, late %d",
+	line := fmt.Sprintf("%s: %s run %s in %s: read %d records (%s/s), wrote %d rows, dead-lettered %d, late %d",
 		s.Pipeline, s.Mode, how, s.Elapsed.Round(time.Millisecond), s.Read, human(rate), s.Written, s.DeadLettered, s.Late)
+	if s.OutOfRange > 0 {
+		line += fmt.Sprintf(", out of range %d", s.OutOfRange)
+	}
+	return line
 }
 
 func human(x float64) string {
@@ -152,6 +165,8 @@ func (s Summary) add(next Summary) Summary {
 	next.Written += s.Written
 	next.DeadLettered += s.DeadLettered
 	next.Late += s.Late
+	next.Duplicates += s.Duplicates
+	next.OutOfRange += s.OutOfRange
 	next.Triggers += s.Triggers
 	next.Checkpoints += s.Checkpoints
 	return next
@@ -167,6 +182,7 @@ type engine struct {
 	batch  bool
 
 	read, dead, late atomic.Int64
+	dupes            atomic.Int64
 	triggers         atomic.Int64
 	checkpoints      atomic.Int64
 	nextID           uint64        // id of the next checkpoint
@@ -188,13 +204,18 @@ func newEngine(p *plan.Plan, opts Options) *engine {
 		}
 		switch s.st.Kind {
 		case plan.SourceStage:
-			e.srcs = append(e.srcs, newSourceRT(s))
+			src := newSourceRT(s)
+			src.instance = opts.Instance
+			src.limit(opts.TimeRange)
+			e.srcs = append(e.srcs, src)
+		case plan.DedupeStage:
+			s.dedupe = newDeduper(s.st.DedupeWithin)
 		case plan.AggregateStage:
 			s.op = window.NewOperator(s.opConfig())
 			s.key = make([]any, len(s.st.GroupBy))
 			s.args = make([]any, len(s.st.Aggs))
 		case plan.SinkStage:
-			s.sink = &sinkRT{st: s.st, batch: opts.SinkBatch}
+			s.sink = &sinkRT{st: s.st, batch: opts.SinkBatch, instance: opts.Instance}
 			if s.st == p.DeadLetter {
 				e.dlq = s.sink
 			} else {
@@ -208,9 +229,11 @@ func newEngine(p *plan.Plan, opts Options) *engine {
 func (e *engine) summary() Summary {
 	s := Summary{
 		Pipeline: e.plan.Pipeline.Name.Value, Mode: e.plan.Mode,
-		Read: e.read.Load(), DeadLettered: e.dead.Load(), Late: e.late.Load(),
+		Read: e.read.Load(), DeadLettered: e.dead.Load(), Late: e.late.Load(), Duplicates: e.dupes.Load(),
 		Watermark: maxWatermark, Triggers: e.triggers.Load(), Checkpoints: e.checkpoints.Load(), Stopped: e.stopped,
 	}
+	s.OutOfRange = e.outOfRange()
+	s.Read += s.OutOfRange
 	for _, k := range e.sinks {
 		s.Written += k.written.Load()
 	}
@@ -241,6 +264,8 @@ type stageRT struct {
 	args []any
 
 	sink *sinkRT
+
+	dedupe *deduper
 
 	idle       bool  // a source whose partitions are all idle: it holds no watermark back
 	lastUpdate int64 // processing time of the last emit:updates flush, Unix ns
@@ -350,6 +375,9 @@ func (e *engine) propagate(ctx context.Context, src *sourceRT) error {
 			continue // every input is idle: nothing holds the watermark, nothing moves it
 		}
 		s.wm = w
+		if s.dedupe != nil {
+			s.dedupe.forget(w)
+		}
 		if s.op != nil {
 			var err error
 			s.op.Advance(w, func(row window.Row) {
@@ -409,7 +437,7 @@ func (e *engine) push(ctx context.Context, s *stageRT, r *record.Record) error {
 			}
 			vals[i] = v
 		}
-		out := &record.Record{Values: vals, Time: r.Time, Source: r.Source, Pos: r.Pos}
+		out := &record.Record{Values: vals, Time: r.Time, Source: r.Source, Pos: r.Pos, Meta: r.Meta}
 		for _, o := range s.outs {
 			if err := e.push(ctx, o, out); err != nil {
 				return err
@@ -445,6 +473,20 @@ func (e *engine) push(ctx context.Context, s *stageRT, r *record.Record) error {
 			e.late.Add(1)
 			if st.LateToDLQ {
 				return e.rejectRecord(ctx, r, st, errors.New("late"))
+			}
+		}
+	case plan.DedupeStage:
+		key, err := s.dedupe.key(st, r)
+		if err != nil {
+			return e.rejectRecord(ctx, r, st, err)
+		}
+		if !s.dedupe.admit(key, r.Time) {
+			e.dupes.Add(1)
+			return nil
+		}
+		for _, o := range s.outs {
+			if err := e.push(ctx, o, r); err != nil {
+				return err
 			}
 		}
 	case plan.SinkStage:

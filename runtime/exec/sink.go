@@ -21,6 +21,7 @@ type sinkRT struct {
 	sink      sdk.Sink
 	committer sdk.Committer // the sink, when it takes part in checkpoints
 	batch     int
+	instance  string // Options.Instance, for the sink's Settings
 	// linger, when positive, makes the goroutine flush the sink once no
 	// rows have arrived for that long (stream mode's prompt flushing).
 	linger time.Duration
@@ -48,7 +49,7 @@ type sinkMsg struct {
 // recovery.
 func (k *sinkRT) open(ctx context.Context, pipeline string) error {
 	k.sink = k.st.Plugin.NewSink()
-	req := sdk.SinkOpenRequest{Config: k.st.Config.JSON, Key: k.st.Key, Settings: sdk.Settings{Name: k.st.Name, Pipeline: pipeline}}
+	req := sdk.SinkOpenRequest{Config: k.st.Config.JSON, Key: k.st.Key, Settings: sdk.Settings{Name: k.st.Name, Pipeline: pipeline, Instance: k.instance}}
 	if k.st.Out.Dyn == nil {
 		req.Columns = k.st.Out.Names
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"github.com/flowctl/flowctl/plugins/sdk"
@@ -31,6 +32,13 @@ type sourceRT struct {
 	resume []sdk.Position
 
 	caughtUp bool // the last chunk the engine took said the source was caught up
+
+	instance string // Options.Instance, for the source's Settings
+	// Options.TimeRange as [lo, hi) when ranged; outside counts the
+	// records dropped for lying outside it (timerange.go).
+	ranged  bool
+	lo, hi  int64
+	outside atomic.Int64
 
 	parts   map[string]*partition
 	last    *partition // the partition of the previous record, to skip the map lookup
@@ -62,7 +70,7 @@ func (s *sourceRT) open(ctx context.Context, pipeline string) error {
 	s.acker, _ = s.src.(sdk.Acker)
 	err = s.src.Open(ctx, sdk.OpenRequest{
 		Config: st.Config.JSON, Format: st.Format, Resume: s.resume,
-		Settings: sdk.Settings{Name: st.Name, Pipeline: pipeline},
+		Settings: sdk.Settings{Name: st.Name, Pipeline: pipeline, Instance: s.instance},
 	})
 	if err != nil {
 		return fmt.Errorf("source %s: open: %w", st.Name, err)
@@ -110,7 +118,7 @@ func (s *sourceRT) read(ctx context.Context, now func() time.Time, out chan<- *c
 					c.bad = append(c.bad, rejected{raw: rawOf(m), reason: err.Error(), pos: m.Position})
 					continue
 				}
-				r := record.Record{Values: vals, Time: record.NoTime, Source: int32(st.SourceIndex), Pos: m.Position}
+				r := record.Record{Values: vals, Time: record.NoTime, Source: int32(st.SourceIndex), Pos: m.Position, Meta: m.Meta}
 				if st.EventTime != nil {
 					t, err := st.EventTime.EvalTime(&r)
 					r.Time = t
@@ -120,6 +128,9 @@ func (s *sourceRT) read(ctx context.Context, now func() time.Time, out chan<- *c
 					}
 				} else if !m.Time.IsZero() {
 					r.Time = m.Time.UnixNano()
+				}
+				if !s.keep(r.Time) {
+					continue
 				}
 				c.recs = append(c.recs, r)
 			}
