@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 )
 
 // Kind says what a plugin is.
@@ -42,6 +43,31 @@ type Spec struct {
 	// event time or a broker timestamp), so windows can use it when the
 	// pipeline declares no event_time.
 	Times bool
+	// TimeRange, for a source that can seek by event time, names the
+	// config fields that bound what it reads; `flowctl backfill` sets
+	// them for each slice of its range. Nil: the source cannot seek, and
+	// a backfill refuses the pipeline.
+	TimeRange *TimeRange
+	// Instances, for a sink, says that concurrent runs of one pipeline
+	// with distinct Settings.Instance may write to the same target side
+	// by side: what one instance writes, and what its fresh run replaces,
+	// is its own. `flowctl backfill`, which runs its slices as instances,
+	// refuses sinks without it.
+	Instances bool
+}
+
+// TimeRange names the config fields in which a source takes an
+// event-time range. The host sets both to RFC 3339 timestamps in UTC
+// ("2026-03-01T00:00:00Z"), replacing what the pipeline's config had,
+// and the source then reads every message whose event time t is in
+// From <= t < To. It may read some others too (the host drops them), but
+// should skip what it can (files, partitions, offsets) without reading
+// it. The host sets nothing else: what else a source needs to select
+// by time (a time column) comes from the pipeline's config, and the
+// source's Validate hook reports it missing.
+type TimeRange struct {
+	From string // the inclusive lower bound's field, e.g. "from"
+	To   string // the exclusive upper bound's field, e.g. "to"
 }
 
 // FieldSpec declares one config field.
@@ -68,6 +94,31 @@ func (s Spec) Check() error {
 	case KindSource, KindSink, KindTransform:
 	default:
 		return fmt.Errorf("plugin %s: unknown kind %q", s.Name, s.Kind)
+	}
+	if s.Instances && s.Kind != KindSink {
+		return fmt.Errorf("plugin %s: Instances is for sinks, not a %s", s.Name, s.Kind)
+	}
+	return s.checkTimeRange()
+}
+
+// checkTimeRange checks that a TimeRange names two string fields of a
+// source.
+func (s Spec) checkTimeRange() error {
+	r := s.TimeRange
+	if r == nil {
+		return nil
+	}
+	if s.Kind != KindSource {
+		return fmt.Errorf("plugin %s: TimeRange is for sources, not a %s", s.Name, s.Kind)
+	}
+	if r.From == r.To {
+		return fmt.Errorf("plugin %s: TimeRange names %q for both bounds", s.Name, r.From)
+	}
+	for _, name := range []string{r.From, r.To} {
+		i := slices.IndexFunc(s.Fields, func(f FieldSpec) bool { return f.Name == name })
+		if i < 0 || s.Fields[i].Type != TypeString {
+			return fmt.Errorf("plugin %s: TimeRange field %q is not a string field of its config", s.Name, name)
+		}
 	}
 	return nil
 }

@@ -28,10 +28,16 @@ import (
 // it and then opens, reads, writes and closes instances of its plugins
 // over gRPC; one process may run several instances of several plugins at
 // once. Log lines written through Settings.Logger go to the host, which
-// shows them with the plugin's name. Run by hand, outside a host, the
-// executable says it is a plugin and exits with status 1.
+// shows them with the plugin's name. Unless GOGC is set, the process
+// keeps its garbage collector's heap goal at 64 MiB at least, since a
+// plugin turns over a batch's worth of memory on every call. On Unix systems the process exits
+// by itself soon after its host is gone, even if the host was killed.
+// Run by hand, outside a host, the executable says it is a plugin and
+// exits with status 1.
 func Serve(plugins ...Plugin) {
 	srv := newServer(plugins, defaultLogger())
+	keepHeapGoal()
+	go watchHost(srv.logger)
 	plugin.Serve(srv.config())
 	srv.closeAll()
 }
@@ -100,7 +106,8 @@ type pluginKey struct {
 type server struct {
 	plugins map[pluginKey]Plugin
 	specs   []Spec
-	err     error // what is wrong with the plugin list, reported to the host
+	commits map[string]bool // the sink plugins whose sinks implement Committer
+	err     error           // what is wrong with the plugin list, reported to the host
 	logger  hclog.Logger
 
 	next       atomic.Uint64 // the last instance id handed out
@@ -110,7 +117,7 @@ type server struct {
 }
 
 func newServer(plugins []Plugin, logger hclog.Logger) *server {
-	s := &server{plugins: make(map[pluginKey]Plugin, len(plugins)), logger: logger}
+	s := &server{plugins: make(map[pluginKey]Plugin, len(plugins)), commits: make(map[string]bool), logger: logger}
 	var errs []error
 	for _, p := range plugins {
 		if err := p.Spec.Check(); err != nil {
@@ -131,6 +138,11 @@ func newServer(plugins []Plugin, logger hclog.Logger) *server {
 		}
 		s.plugins[k] = p
 		s.specs = append(s.specs, p.Spec)
+		if k.kind == KindSink {
+			// Whether a type implements Committer does not depend on
+			// its config, so a sink that is never opened tells.
+			_, s.commits[k.name] = p.NewSink().(Committer)
+		}
 	}
 	s.err = errors.Join(errs...)
 	return s
@@ -186,58 +198,17 @@ type instance[T any] struct {
 	mu     sync.Mutex
 	plugin T
 	// Capabilities the host is told about at Open.
-	acker   Acker
-	flusher Flusher
+	acker     Acker
+	flusher   Flusher
+	committer Committer
 
-	// A source's read-ahead (see handleRead): the result of the Read
-	// running ahead of the host, its cancel func, and a result taken
-	// from it but not yet sent.
-	ahead       chan readResult
-	cancelAhead context.CancelFunc
-	pending     *readResult
-	// The Read results sent to the host, and the last one, sent again if
-	// the host did not receive it.
-	sent uint64
-	last *readResult
+	// A source's reads (see handleRead).
+	reader reader
 }
 
-// readResult is what one Source.Read returned.
-type readResult struct {
-	batch Batch
-	err   error
-}
-
-// readAhead starts reading the next batch while the host handles this
-// one. The read runs under a context that keeps ctx's values but not its
-// cancellation, since the call it belongs to has returned.
-func (in *instance[T]) readAhead(ctx context.Context, src Source) {
-	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	ch := make(chan readResult, 1)
-	in.ahead, in.cancelAhead = ch, cancel
-	go func() {
-		batch, err := src.Read(ctx)
-		ch <- readResult{batch, err}
-	}()
-}
-
-// settle stops the read-ahead, if one runs, and keeps what it read for
-// the next Read. The read is cancelled; if that made it return the
-// context's error, the error is dropped: by the SDK's contract a
-// cancelled Read has consumed nothing, so the next Read reads it again.
-func (in *instance[T]) settle() {
-	if in.ahead == nil {
-		return
-	}
-	in.cancelAhead()
-	res := <-in.ahead
-	in.ahead, in.cancelAhead = nil, nil
-	if res.err != nil && errors.Is(res.err, context.Canceled) {
-		res.err = nil
-	}
-	if res.err != nil || len(res.batch.Messages) > 0 || res.batch.CaughtUp {
-		in.pending = &res
-	}
-}
+// settle stops a source's read-ahead, if one runs, and keeps what it read
+// for the next Read (see reader.settle).
+func (in *instance[T]) settle() { in.reader.settle() }
 
 func (t *table[T]) add(id uint64, in *instance[T]) {
 	t.mu.Lock()
@@ -318,10 +289,15 @@ func (s *server) lookup(kind Kind, name string) (Plugin, error) {
 	return p, nil
 }
 
-// settings returns the Settings of a new instance: its name and a logger
-// that reaches the host.
-func (s *server) settings(kind Kind, plugin, name string) Settings {
-	return Settings{Name: name, Logger: logger{s.logger.Named(string(kind)+"."+plugin).With("name", name)}}
+// settings returns the Settings of a new instance: its name, its
+// pipeline's and a logger that reaches the host.
+func (s *server) settings(kind Kind, plugin, name, pipeline, instance string) Settings {
+	return Settings{
+		Name:     name,
+		Pipeline: pipeline,
+		Instance: instance,
+		Logger:   logger{s.logger.Named(string(kind)+"."+plugin).With("name", name)},
+	}
 }
 
 // logger is a Logger that writes through hclog.
@@ -344,6 +320,10 @@ func (p pluginService) GetSpec(context.Context, *pb.GetSpecRequest) (*pb.GetSpec
 		var err error
 		if out.Specs[i], err = specToPB(spec); err != nil {
 			return nil, statusError(fmt.Errorf("plugin %s %s: %w", spec.Kind, spec.Name, err))
+		}
+		if spec.Kind == KindSink {
+			out.Specs[i].Commits = p.s.commits[spec.Name]
+			out.Specs[i].ReportsDelivery = p.s.plugins[pluginKey{spec.Kind, spec.Name}].Delivery != nil
 		}
 	}
 	return out, nil
@@ -380,7 +360,7 @@ func (v sourceService) Open(ctx context.Context, req *pb.SourceOpenRequest) (*pb
 		Config:   req.Config,
 		Format:   req.Format,
 		Resume:   positionsFromPB(req.Resume),
-		Settings: v.s.settings(KindSource, req.Plugin, req.Name),
+		Settings: v.s.settings(KindSource, req.Plugin, req.Name, req.Pipeline, req.Instance),
 	}
 	if err := src.Open(ctx, open); err != nil {
 		// Close is called once, even after errors.
@@ -394,79 +374,6 @@ func (v sourceService) Open(ctx context.Context, req *pb.SourceOpenRequest) (*pb
 	in.acker, _ = src.(Acker)
 	v.s.sources.add(id, in)
 	return &pb.SourceOpenResponse{Instance: id, Acks: in.acker != nil}, nil
-}
-
-// handleRead serves Source.Read, encoding the batch straight from the
-// source's messages. The source's error, if any, is in the response; a
-// status means the call had no result. The last result is kept until the
-// host asks for the next, and sent again if the host did not get it.
-//
-// Once a Read returned a batch with more to come (messages, no error,
-// not caught up), the next Read starts at once, while the batch crosses
-// to the host and the host handles it, and the host's next Read takes
-// its result. This keeps the source busy during the transport's work
-// and is bounded to that one batch, so flow control stays the host's:
-// a source reads at most one batch more than the host asked for. A Read
-// of a caught-up source is not started ahead, since it would only wait.
-// Ack and Close cancel the read-ahead first (a cancelled Read consumes
-// nothing) and keep what it had already read.
-func (s *server) handleRead(ctx context.Context, dec func(any) error) (any, error) {
-	req := new(pb.SourceReadRequest)
-	if err := dec(req); err != nil {
-		return nil, err
-	}
-	in, err := s.sources.get(req.Instance)
-	if err != nil {
-		return nil, statusError(err)
-	}
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	switch {
-	case req.Seq == in.sent:
-	case req.Seq+1 == in.sent && in.last != nil:
-		// The host missed the last result.
-		return readResponse(*in.last)
-	default:
-		return nil, statusError(fmt.Errorf("read %d of a source that sent %d", req.Seq, in.sent))
-	}
-	var res readResult
-	switch {
-	case in.pending != nil:
-		res, in.pending = *in.pending, nil
-	case in.ahead != nil:
-		select {
-		case res = <-in.ahead:
-			in.cancelAhead()
-			in.ahead, in.cancelAhead = nil, nil
-		case <-ctx.Done():
-			// The read-ahead goes on; the next Read takes its result.
-			return nil, statusError(ctx.Err())
-		}
-	default:
-		res.batch, res.err = in.plugin.Read(ctx)
-		if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(res.err, ctxErr) && len(res.batch.Messages) == 0 {
-			// Cancelled by the host, the source read nothing.
-			return nil, statusError(res.err)
-		}
-	}
-	in.sent++
-	in.last = &res
-	resp, err := readResponse(res)
-	if err == nil && res.err == nil && len(res.batch.Messages) > 0 && !res.batch.CaughtUp {
-		in.readAhead(ctx, in.plugin)
-	}
-	return resp, err
-}
-
-// readResponse encodes a Read result, its error included. A status
-// answers a call that had no result: a cancelled one, one that broke the
-// protocol.
-func readResponse(res readResult) (any, error) {
-	enc, err := wire.Encode(func(b []byte) ([]byte, error) { return appendReadResponse(b, res.batch, res.err) })
-	if err != nil {
-		return nil, statusError(err)
-	}
-	return enc, nil
 }
 
 func (v sourceService) Ack(ctx context.Context, req *pb.SourceAckRequest) (*pb.SourceAckResponse, error) {
@@ -512,11 +419,16 @@ func (v sinkService) Open(ctx context.Context, req *pb.SinkOpenRequest) (*pb.Sin
 		return nil, statusError(err)
 	}
 	sink := pl.NewSink()
+	committer, commits := sink.(Committer)
+	if commits && !req.CommitProtocol {
+		return nil, statusError(fmt.Errorf("sink %s delivers exactly once by committing with the host's checkpoints, "+
+			"which this version of the host does not do; use a newer flowctl", req.Plugin))
+	}
 	open := SinkOpenRequest{
 		Config:   req.Config,
 		Columns:  req.Columns,
 		Key:      req.Key,
-		Settings: v.s.settings(KindSink, req.Plugin, req.Name),
+		Settings: v.s.settings(KindSink, req.Plugin, req.Name, req.Pipeline, req.Instance),
 	}
 	if err := sink.Open(ctx, open); err != nil {
 		if cerr := sink.Close(ctx); cerr != nil {
@@ -525,10 +437,10 @@ func (v sinkService) Open(ctx context.Context, req *pb.SinkOpenRequest) (*pb.Sin
 		return nil, statusError(err)
 	}
 	id := v.s.next.Add(1)
-	in := &instance[Sink]{plugin: sink}
+	in := &instance[Sink]{plugin: sink, committer: committer}
 	in.flusher, _ = sink.(Flusher)
 	v.s.sinks.add(id, in)
-	return &pb.SinkOpenResponse{Instance: id, Flushes: in.flusher != nil}, nil
+	return &pb.SinkOpenResponse{Instance: id, Flushes: in.flusher != nil, Commits: commits}, nil
 }
 
 // handleWrite serves Sink.Write, decoding the rows straight into values.
@@ -572,6 +484,7 @@ func (v sinkService) Close(ctx context.Context, req *pb.SinkCloseRequest) (*pb.S
 	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	defer markDrained()
 	if err := in.plugin.Close(ctx); err != nil {
 		return nil, statusError(err)
 	}
@@ -594,7 +507,7 @@ func (v transformService) Open(ctx context.Context, req *pb.TransformOpenRequest
 	open := TransformOpenRequest{
 		Config:   req.Config,
 		Columns:  req.Columns,
-		Settings: v.s.settings(KindTransform, req.Plugin, req.Name),
+		Settings: v.s.settings(KindTransform, req.Plugin, req.Name, req.Pipeline, ""),
 	}
 	columns, err := tr.Open(ctx, open)
 	if err != nil {

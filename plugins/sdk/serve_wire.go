@@ -247,7 +247,17 @@ func specToPB(s Spec) (*pb.Spec, error) {
 		Summary: s.Summary,
 		Fields:  fields,
 		Times:   s.Times,
+		// Backfills: sdk.Spec.TimeRange and Instances.
+		TimeRange: timeRangeToPB(s.TimeRange),
+		Instances: s.Instances,
 	}, nil
+}
+
+func timeRangeToPB(r *TimeRange) *pb.TimeRange {
+	if r == nil {
+		return nil
+	}
+	return &pb.TimeRange{From: r.From, To: r.To}
 }
 
 func fieldSpecsToPB(fs []FieldSpec) ([]*pb.FieldSpec, error) {

@@ -21,6 +21,14 @@ type OpenRequest struct {
 type Settings struct {
 	Name     string // the source or sink name in the pipeline
 	Pipeline string // the pipeline's name: with Name, a stable identity across runs (a Kafka transactional id, a marker row)
+	// Instance, for sources and sinks, names one of several concurrent
+	// runs of the same pipeline (a backfill slice, a scaled-out process);
+	// empty for a pipeline's only run. It is stable across reruns of the
+	// same part of the work, so a sink that declares Spec.Instances makes
+	// it part of its identity: the backfill slice
+	// "2026-03-01T00:00:00Z/2026-03-02T00:00:00Z" replaces what the same
+	// slice wrote before, and nothing else.
+	Instance string
 	Logger   Logger
 	_        struct{}
 }
@@ -31,7 +39,8 @@ type Logger interface {
 	Printf(format string, args ...any)
 }
 
-// Source reads messages. The host calls its methods from one goroutine:
+// Source reads messages. The host calls its methods from one goroutine
+// (Acker.Ack excepted):
 // Open once, Read repeatedly, Close once.
 type Source interface {
 	// Open prepares the source. It returns an error if the source cannot
@@ -49,6 +58,10 @@ type Source interface {
 // Acker is implemented by sources that must be told when messages are
 // durably processed: Ack is called with the latest position per partition
 // once every sink has committed all output derived from messages up to it.
+// Ack may be called while a Read is in progress (the host acknowledges at
+// checkpoints, from another goroutine than the one reading), so it must be
+// safe to call concurrently with Read; it is never called concurrently
+// with itself, Open or Close.
 type Acker interface {
 	Ack(ctx context.Context, positions []Position) error
 }

@@ -11,11 +11,46 @@ import (
 	"github.com/flowctl/flowctl/plugins/sdk/internal/wire"
 )
 
-// readReply is a flowctl.plugin.v1.SourceReadResponse, decoded straight
-// into a batch.
-type readReply struct {
+// readResult is one Read result: a batch and the error that came with
+// it.
+type readResult struct {
 	batch sdk.Batch
-	err   error // the error that came with the batch
+	err   error
+}
+
+// more reports whether the source had more to give right away after
+// this result: messages, no error, not caught up.
+func (r *readResult) more() bool {
+	return r.err == nil && len(r.batch.Messages) > 0 && !r.batch.CaughtUp
+}
+
+// field decodes field num of a SourceReadResponse or SourceReadResult,
+// the batch or the error, and skips any other.
+func (r *readResult) field(rd *wire.Reader, num protowire.Number, typ protowire.Type) error {
+	switch num {
+	case wire.ReadResponseBatch:
+		m, err := rd.Message(typ)
+		if err != nil {
+			return err
+		}
+		r.batch, err = decodeBatch(m)
+		return err
+	case wire.ReadResponseError:
+		e, err := rd.Error(typ)
+		if err != nil {
+			return err
+		}
+		r.err = errorFromPB(e)
+		return nil
+	}
+	return rd.Skip(num, typ)
+}
+
+// readReply is a flowctl.plugin.v1.SourceReadResponse, decoded straight
+// into batches: the first result, and the ones after it.
+type readReply struct {
+	readResult
+	more []readResult
 }
 
 var _ wire.Unmarshaler = (*readReply)(nil)
@@ -28,28 +63,34 @@ func (r *readReply) UnmarshalWire(b []byte) error {
 		if err != nil {
 			return err
 		}
-		switch num {
-		case wire.ReadResponseBatch:
-			m, err := rd.Message(typ)
+		if num != wire.ReadResponseMore {
+			if err := r.field(&rd, num, typ); err != nil {
+				return err
+			}
+			continue
+		}
+		m, err := rd.Message(typ)
+		if err != nil {
+			return err
+		}
+		var res readResult
+		for !m.Done() {
+			num, typ, err := m.Next()
 			if err != nil {
 				return err
 			}
-			if r.batch, err = decodeBatch(m); err != nil {
-				return err
-			}
-		case wire.ReadResponseError:
-			e, err := rd.Error(typ)
-			if err != nil {
-				return err
-			}
-			r.err = errorFromPB(e)
-		default:
-			if err := rd.Skip(num, typ); err != nil {
-				return err
+			if err := res.field(&m, num, typ); err != nil {
+				return fmt.Errorf("result %d: %w", len(r.more)+1, err)
 			}
 		}
+		r.more = append(r.more, res)
 	}
 	return nil
+}
+
+// results returns the reply's results in order.
+func (r *readReply) results() []readResult {
+	return append([]readResult{r.readResult}, r.more...)
 }
 
 // decodeBatch decodes a Batch in two passes: first what the messages refer
@@ -333,7 +374,17 @@ func specFromPB(s *pb.Spec) (sdk.Spec, error) {
 		Summary: s.Summary,
 		Fields:  fields,
 		Times:   s.Times,
+		// Backfills: sdk.Spec.TimeRange and Instances.
+		TimeRange: timeRangeFromPB(s.TimeRange),
+		Instances: s.Instances,
 	}, nil
+}
+
+func timeRangeFromPB(r *pb.TimeRange) *sdk.TimeRange {
+	if r == nil {
+		return nil
+	}
+	return &sdk.TimeRange{From: r.From, To: r.To}
 }
 
 func fieldSpecsFromPB(fs []*pb.FieldSpec) ([]sdk.FieldSpec, error) {

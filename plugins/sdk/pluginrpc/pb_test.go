@@ -4,6 +4,9 @@ import (
 	"context"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
 	"google.golang.org/protobuf/proto"
 
 	"github.com/flowctl/flowctl/plugins/sdk"
@@ -86,4 +89,46 @@ func generateSource(tb testing.TB, config string) sdk.Source {
 		tb.Fatal(err)
 	}
 	return src
+}
+
+// TestDecodeMoreResults decodes a response of several results written by
+// the generated code, as a plugin in another language would write it.
+func TestDecodeMoreResults(t *testing.T) {
+	t.Parallel()
+	src := generateSource(t, `{"count": 5000, "fields": {"n": "i"}}`)
+	var want []readResult
+	for range 3 {
+		batch, err := src.Read(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, readResult{batch: batch})
+	}
+	resp := batchToPB(t, want[0].batch)
+	for _, r := range want[1:] {
+		more := batchToPB(t, r.batch)
+		resp.More = append(resp.More, &pb.SourceReadResult{Batch: more.Batch})
+	}
+	resp.More = append(resp.More, &pb.SourceReadResult{Error: &pb.Error{Message: "end of input", Kinds: []pb.ErrorKind{pb.ErrorKind_ERROR_KIND_END_OF_INPUT}}})
+	want = append(want, readResult{err: sdk.ErrEndOfInput})
+	b, err := proto.Marshal(resp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reply readReply
+	if err := reply.UnmarshalWire(b); err != nil {
+		t.Fatal(err)
+	}
+	got := reply.results()
+	if len(got) != len(want) {
+		t.Fatalf("%d results, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if diff := cmp.Diff(want[i].batch, got[i].batch, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("result %d batch (-want +got):\n%s", i, diff)
+		}
+		if got[i].err != want[i].err {
+			t.Errorf("result %d error %v, want %v", i, got[i].err, want[i].err)
+		}
+	}
 }

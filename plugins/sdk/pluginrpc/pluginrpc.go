@@ -3,8 +3,9 @@
 //
 // A plugin executable calls sdk.Serve, which serves its plugins with
 // ServeConfig. A host starts it with go-plugin (ClientConfig), dispenses a
-// Client and gets from it ordinary sdk.Source, sdk.Sink and sdk.Transform
-// values whose methods run in the plugin process, so the same runtime code
+// Client and gets from it ordinary sdk.Plugin values (Client.Plugins),
+// whose sources, sinks and transforms run in the plugin process and whose
+// Validate and Delivery hooks call the plugin's, so the same runtime code
 // drives a plugin in process or out of it.
 //
 // # Protocol
@@ -23,21 +24,37 @@
 //
 // # Flow control
 //
-// Reading is pulled by the host: a batch crosses only when the host calls
-// Read, and the host has at most one Read in flight per source. To keep a
-// source busy while a batch crosses and the host handles it, the plugin
-// process starts the source's next Read as soon as it has sent a batch
-// with more to come (messages, no error, not caught up), and the host's
-// next Read takes that result. So a source runs at most one batch ahead
-// of the host, and a slow pipeline slows its sources down; a caught-up
-// source is not read ahead, since that read would only wait. Ack and
-// Close cancel a read-ahead first (by the SDK's contract a cancelled Read
-// consumes nothing) and keep what it had already read. Each Read result
-// is numbered, and one that a cancelled call did not deliver is sent
-// again on the next Read, so no batch is lost or read twice.
+// Reading is pulled by the host: batches cross only in answer to a Read
+// call, and the host has at most one Read call in flight per source. Both
+// ends work ahead, so that the source, the transport and the host's
+// decoding overlap. Once the source returned a batch with more to come
+// (messages, no error, not caught up), the plugin process goes on reading
+// it on a goroutine of its own, up to four results beyond those it has
+// sent, encoding each as soon as it is read. A call brings the next
+// result and those after it that are ready, up to four, and the host
+// makes its next call as soon as it has at most one result left for its
+// caller, on a goroutine of its own, so that batches cross and are
+// decoded while the caller handles earlier ones. So a source runs at most
+// nine batches ahead of the host's caller (four read by the plugin, five
+// held by the host), and a slow pipeline slows its sources down; a caught-up source is not read ahead, since that read
+// would only wait. Ack and Close stop the reads and calls made ahead on
+// both ends first (by the SDK's contract a cancelled Read consumes
+// nothing) and keep what was already read. Read results are numbered,
+// and those a cancelled call did not deliver are sent again on the next
+// call, so no batch is lost or read twice.
 //
 // Writing is pushed by the host: a Write returns once the plugin's sink
 // has taken the rows, so rows never pile up between the processes.
+//
+// # Sinks that commit
+//
+// A sink that implements sdk.Committer takes part in the host's
+// checkpoints over the protocol too: the host's sink implements
+// sdk.Committer exactly when the plugin's does, which the plugin's spec
+// says and each Open confirms, and Committed, Recover, Prepare and Commit
+// reach the plugin's sink with the checkpoint ids. A plugin refuses to
+// open a sink that commits for a host that does not drive the protocol
+// (an older one), which would never make its rows visible.
 //
 // # Errors and cancellation
 //
@@ -64,6 +81,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"sync"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
@@ -151,6 +170,7 @@ func (clientPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, conn *gr
 		source:    pb.NewSourceClient(conn),
 		sink:      pb.NewSinkClient(conn),
 		transform: pb.NewTransformClient(conn),
+		commits:   make(map[string]bool),
 	}, nil
 }
 
@@ -163,6 +183,9 @@ type Client struct {
 	source    pb.SourceClient
 	sink      pb.SinkClient
 	transform pb.TransformClient
+
+	mu      sync.Mutex
+	commits map[string]bool // by sink plugin, whether its sinks commit, from its spec
 }
 
 // Dispense returns the Client of a started plugin process: cp is what
@@ -181,17 +204,92 @@ func Dispense(cp plugin.ClientProtocol) (*Client, error) {
 
 // Specs returns the spec of every plugin the process serves.
 func (c *Client) Specs(ctx context.Context) ([]sdk.Spec, error) {
+	specs, _, err := c.specs(ctx)
+	return specs, err
+}
+
+// specs returns the spec of every plugin the process serves and the
+// protocol's form of each, and notes which sink plugins commit.
+func (c *Client) specs(ctx context.Context) ([]sdk.Spec, []*pb.Spec, error) {
 	resp, err := c.plugin.GetSpec(ctx, &pb.GetSpecRequest{})
 	if err != nil {
-		return nil, callError(ctx, err)
+		return nil, nil, callError(ctx, err)
 	}
 	specs := make([]sdk.Spec, len(resp.Specs))
 	for i, s := range resp.Specs {
 		if specs[i], err = specFromPB(s); err != nil {
-			return nil, fmt.Errorf("plugin %s: %w", s.Name, err)
+			return nil, nil, fmt.Errorf("plugin %s: %w", s.Name, err)
 		}
 	}
-	return specs, nil
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, s := range specs {
+		if s.Kind == sdk.KindSink {
+			c.commits[s.Name] = resp.Specs[i].Commits
+		}
+	}
+	return specs, resp.Specs, nil
+}
+
+// hookTimeout bounds each call of the hooks of the plugins Plugins
+// returns, which have no context of their own.
+const hookTimeout = 30 * time.Second
+
+// Plugins returns the plugins the process serves as values the host uses
+// as it does built-in ones: each has its spec; a constructor of its kind
+// whose instances run in the plugin process (sinks implement
+// sdk.Committer when the plugin's do); a Validate hook that runs the
+// plugin's; and, for a sink plugin with a Delivery hook, a Delivery hook
+// that runs it.
+//
+// The hooks' calls keep ctx's values, not its cancellation, and each is
+// bounded to 30 seconds. A Validate call that fails gives a diagnostic
+// saying so, and a Delivery call that fails gives at-least-once with the
+// failure as its reason, so that a check or report never claims more than
+// it knows.
+func (c *Client) Plugins(ctx context.Context) ([]sdk.Plugin, error) {
+	specs, pbSpecs, err := c.specs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	hookCtx := context.WithoutCancel(ctx)
+	out := make([]sdk.Plugin, len(specs))
+	for i, spec := range specs {
+		name, kind := spec.Name, spec.Kind
+		p := sdk.Plugin{
+			Spec: spec,
+			Validate: func(config []byte) []sdk.Diagnostic {
+				ctx, cancel := context.WithTimeout(hookCtx, hookTimeout)
+				defer cancel()
+				diags, err := c.Validate(ctx, kind, name, config)
+				if err != nil {
+					return []sdk.Diagnostic{{Msg: fmt.Sprintf("the %s plugin %s could not check its config: %v", kind, name, err)}}
+				}
+				return diags
+			},
+		}
+		switch kind {
+		case sdk.KindSource:
+			p.NewSource = func() sdk.Source { return c.NewSource(name) }
+		case sdk.KindSink:
+			p.NewSink = func() sdk.Sink { return c.NewSink(name) }
+			if pbSpecs[i].ReportsDelivery {
+				p.Delivery = func(req sdk.DeliveryRequest) sdk.DeliveryReport {
+					ctx, cancel := context.WithTimeout(hookCtx, hookTimeout)
+					defer cancel()
+					rep, err := c.Delivery(ctx, name, req)
+					if err != nil {
+						return sdk.DeliveryReport{Delivery: sdk.AtLeastOnce, Reason: fmt.Sprintf("the plugin could not say which guarantee it gives: %v", err)}
+					}
+					return rep
+				}
+			}
+		case sdk.KindTransform:
+			p.NewTransform = func() sdk.Transform { return c.NewTransform(name) }
+		}
+		out[i] = p
+	}
+	return out, nil
 }
 
 // Validate checks a config block (JSON, defaults filled in) with the
@@ -218,7 +316,21 @@ func (c *Client) NewSource(name string) sdk.Source { return &remoteSource{c: c, 
 // NewSink returns a sink whose Open opens an instance of the named sink
 // plugin in the plugin process. It implements sdk.Flusher too: Flush
 // reaches the plugin's sink if it buffers.
-func (c *Client) NewSink(name string) sdk.Sink { return &remoteSink{c: c, plugin: name} }
+//
+// It implements sdk.Committer exactly when the plugin's sinks do, as the
+// client learned from the plugin's spec (Specs or Plugins). Until the
+// client has the spec it does not, and Open of a sink whose plugin
+// commits then fails, saying so, rather than losing the guarantee.
+func (c *Client) NewSink(name string) sdk.Sink {
+	c.mu.Lock()
+	commits := c.commits[name]
+	c.mu.Unlock()
+	s := &remoteSink{c: c, plugin: name, commits: commits}
+	if commits {
+		return &committingSink{s}
+	}
+	return s
+}
 
 // NewTransform returns a transform whose Open opens an instance of the
 // named transform plugin in the plugin process.

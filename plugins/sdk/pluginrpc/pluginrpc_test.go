@@ -83,8 +83,9 @@ func serve(tb testing.TB, plugins ...sdk.Plugin) *Client {
 	return c
 }
 
-// start runs the test plugin executable and returns a Client of it.
-func start(tb testing.TB) *Client {
+// startProcess runs the test plugin executable and returns a Client of
+// it and its process id.
+func startProcess(tb testing.TB) (*Client, int) {
 	tb.Helper()
 	cfg := ClientConfig(exec.Command(pluginBin))
 	cfg.Logger = hclog.NewNullLogger()
@@ -98,7 +99,10 @@ func start(tb testing.TB) *Client {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return c
+	if _, err := c.Plugins(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	return c, client.ReattachConfig().Pid
 }
 
 // syncBuffer is a bytes.Buffer safe for the log writer's goroutine.
@@ -148,7 +152,7 @@ func TestProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]sdk.Spec{generate.Plugin().Spec}, specs); diff != "" {
+	if diff := cmp.Diff([]sdk.Spec{generate.Plugin().Spec, discardPlugin().Spec}, specs); diff != "" {
 		t.Errorf("specs (-want +got):\n%s", diff)
 	}
 

@@ -3,6 +3,7 @@ package pluginrpc
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/flowctl/flowctl/plugins/sdk"
 	pb "github.com/flowctl/flowctl/plugins/sdk/internal/pluginpb"
@@ -16,6 +17,9 @@ type remoteSink struct {
 	id      uint64 // the instance, once open
 	open    bool
 	flushes bool // the plugin's sink implements sdk.Flusher
+	// commits says the plugin's sinks implement sdk.Committer, and so
+	// does this one (committingSink).
+	commits bool
 }
 
 var (
@@ -30,16 +34,30 @@ func (s *remoteSink) Open(ctx context.Context, req sdk.SinkOpenRequest) error {
 		return errors.New("sink is already open")
 	}
 	resp, err := s.c.sink.Open(ctx, &pb.SinkOpenRequest{
-		Plugin:  s.plugin,
-		Config:  req.Config,
-		Columns: req.Columns,
-		Key:     req.Key,
-		Name:    req.Settings.Name,
+		Plugin:         s.plugin,
+		Config:         req.Config,
+		Columns:        req.Columns,
+		Key:            req.Key,
+		Name:           req.Settings.Name,
+		Pipeline:       req.Settings.Pipeline,
+		CommitProtocol: true,
+		Instance:       req.Settings.Instance,
 	})
 	if err != nil {
 		return callError(ctx, err)
 	}
 	s.id, s.flushes, s.open = resp.Instance, resp.Flushes, true
+	if resp.Commits != s.commits {
+		err := fmt.Errorf("sink plugin %s: its sinks commit with checkpoints (sdk.Committer), "+
+			"but the client did not know when it made this one; make sinks after getting the plugin's spec (Client.Plugins)", s.plugin)
+		if !resp.Commits {
+			err = fmt.Errorf("sink plugin %s: its spec says its sinks commit with checkpoints (sdk.Committer), but this one does not", s.plugin)
+		}
+		if cerr := s.Close(ctx); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("close: %w", cerr))
+		}
+		return err
+	}
 	return nil
 }
 

@@ -18,8 +18,8 @@ import (
 	"github.com/flowctl/flowctl/plugins/sources/generate"
 )
 
-// writeAll opens sink, writes batches of rows, flushes after each and
-// closes.
+// writeAll opens sink, writes batches of rows, makes each durable (as
+// checkpoint i+1 if the sink commits, else with a flush) and closes.
 func writeAll(t *testing.T, sink sdk.Sink, config string, batches []sdk.Rows) {
 	t.Helper()
 	ctx := context.Background()
@@ -27,12 +27,27 @@ func writeAll(t *testing.T, sink sdk.Sink, config string, batches []sdk.Rows) {
 	if err := sink.Open(ctx, req); err != nil {
 		t.Fatalf("Open: %v", err)
 	}
+	committer, commits := sink.(sdk.Committer)
+	if commits {
+		if err := committer.Recover(ctx, 0); err != nil {
+			t.Fatalf("Recover: %v", err)
+		}
+	}
 	for i, rows := range batches {
 		if err := sink.Write(ctx, rows); err != nil {
 			t.Fatalf("Write %d: %v", i, err)
 		}
-		if err := sink.(sdk.Flusher).Flush(ctx); err != nil {
-			t.Fatalf("Flush %d: %v", i, err)
+		if !commits {
+			if err := sink.(sdk.Flusher).Flush(ctx); err != nil {
+				t.Fatalf("Flush %d: %v", i, err)
+			}
+			continue
+		}
+		if err := committer.Prepare(ctx, uint64(i+1)); err != nil {
+			t.Fatalf("Prepare %d: %v", i+1, err)
+		}
+		if err := committer.Commit(ctx, uint64(i+1)); err != nil {
+			t.Fatalf("Commit %d: %v", i+1, err)
 		}
 	}
 	if err := sink.Close(ctx); err != nil {
@@ -45,6 +60,15 @@ func writeAll(t *testing.T, sink sdk.Sink, config string, batches []sdk.Rows) {
 func TestFileSink(t *testing.T) {
 	t.Parallel()
 	c := serve(t, filesink.Plugin())
+	plugins, err := c.Plugins(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	remoteFile := pluginByName(t, plugins, "file")
+	_, localCommits := filesink.Plugin().NewSink().(sdk.Committer)
+	if _, remoteCommits := remoteFile.NewSink().(sdk.Committer); remoteCommits != localCommits {
+		t.Errorf("the remote file sink implements sdk.Committer: %v; in process: %v", remoteCommits, localCommits)
+	}
 	at := time.Date(2026, 3, 17, 23, 58, 0, 250_000_000, time.UTC)
 	columns := []string{"id", "amount", "at", "tags", "device", "note", "raw", "wait"}
 	var batches []sdk.Rows
@@ -71,7 +95,7 @@ func TestFileSink(t *testing.T) {
 			dir := t.TempDir()
 			local, remote := filepath.Join(dir, "local."+format), filepath.Join(dir, "remote."+format)
 			writeAll(t, filesink.Plugin().NewSink(), fmt.Sprintf(`{"path": %q, "format": %q}`, local, format), batches)
-			writeAll(t, c.NewSink("file"), fmt.Sprintf(`{"path": %q, "format": %q}`, remote, format), batches)
+			writeAll(t, remoteFile.NewSink(), fmt.Sprintf(`{"path": %q, "format": %q}`, remote, format), batches)
 			want, err := os.ReadFile(local)
 			if err != nil {
 				t.Fatal(err)

@@ -645,3 +645,180 @@ func TestReadResend(t *testing.T) {
 		t.Errorf("out-of-sequence Read: %v", err)
 	}
 }
+
+// TestReadAheadBound checks how far the two ends read ahead of the host's
+// caller: the results of one call held by the host (at least one, at
+// most readResults) and readResults read ahead by the plugin, no more. A
+// Read with a cancelled context takes none of them.
+func TestReadAheadBound(t *testing.T) {
+	t.Parallel()
+	q := &queue{t: t, in: make(chan sdk.Batch, 1+2*readResults+1)}
+	c := serve(t, sdk.Plugin{
+		Spec:      sdk.Spec{Name: "queue", Kind: sdk.KindSource},
+		NewSource: func() sdk.Source { return q },
+	})
+	ctx := context.Background()
+	src := c.NewSource("queue")
+	if err := src.Open(ctx, sdk.OpenRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close(ctx)
+	const total = 1 + 2*readResults + 1
+	for n := range int64(total) {
+		q.in <- sdk.Batch{Messages: []sdk.Message{{Payload: []byte("m"), Position: sdk.Position{Partition: "q", Offset: n}}}}
+	}
+	if _, err := src.Read(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Batch 0 was returned; the host holds the next call's results and
+	// the plugin reads readResults beyond them.
+	const least, most = 1 + 1 + readResults, 1 + 2*readResults
+	deadline := time.Now().Add(5 * time.Second)
+	for total-len(q.in) < least && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if read := total - len(q.in); read < least || read > most {
+		t.Errorf("the source read %d batches after the host's caller read 1, want %d to %d", read, least, most)
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := src.Read(cancelled); !errors.Is(err, context.Canceled) {
+		t.Errorf("Read with a cancelled context: %v, want context.Canceled", err)
+	}
+	for want := int64(1); want < total; want++ {
+		batch, err := src.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := batch.Messages[0].Position.Offset; got != want {
+			t.Fatalf("read batch %d, want %d", got, want)
+		}
+	}
+}
+
+// TestReadResendMany asks again for a response of several results, as a
+// host whose call was cancelled while the answer crossed does: it gets
+// the same results, and the ones after them next.
+func TestReadResendMany(t *testing.T) {
+	t.Parallel()
+	var list []sdk.Batch
+	for n := range int64(12) {
+		list = append(list, sdk.Batch{Messages: []sdk.Message{{Payload: []byte("m"), Position: sdk.Position{Partition: "p", Offset: n}}}})
+	}
+	c := serve(t, sdk.Plugin{
+		Spec:      sdk.Spec{Name: "batches", Kind: sdk.KindSource},
+		NewSource: func() sdk.Source { return &batches{list: list} },
+	})
+	ctx := context.Background()
+	src := c.NewSource("batches").(*remoteSource)
+	if err := src.Open(ctx, sdk.OpenRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close(ctx)
+	read := func(seq uint64) []int64 {
+		t.Helper()
+		reply := &readReply{}
+		req := &pb.SourceReadRequest{Instance: src.id, Seq: seq, MaxResults: readResults}
+		if err := c.hot(ctx, pb.Source_Read_FullMethodName, req, reply); err != nil {
+			t.Fatal(callError(ctx, err))
+		}
+		var offsets []int64
+		for _, r := range reply.results() {
+			if r.err != nil {
+				t.Fatalf("result error %v", r.err)
+			}
+			offsets = append(offsets, r.batch.Messages[0].Position.Offset)
+		}
+		return offsets
+	}
+	// The first call reads one batch and starts the read-ahead; wait for
+	// it to fill, so that the next call gets several results.
+	if diff := cmp.Diff([]int64{0}, read(0)); diff != "" {
+		t.Fatalf("first call (-want +got):\n%s", diff)
+	}
+	time.Sleep(100 * time.Millisecond)
+	many := read(1)
+	if diff := cmp.Diff([]int64{1, 2, 3, 4}, many); diff != "" {
+		t.Errorf("second call (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(many, read(1)); diff != "" {
+		t.Errorf("the second call asked again (-first +again):\n%s", diff)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if diff := cmp.Diff([]int64{5, 6, 7, 8}, read(5)); diff != "" {
+		t.Errorf("third call (-want +got):\n%s", diff)
+	}
+}
+
+// TestReadEncodeError reads a source whose third batch holds a value the
+// protocol cannot carry: the batches before it arrive, even when they
+// are sent along with it, and then every Read fails with the encoding
+// error.
+func TestReadEncodeError(t *testing.T) {
+	t.Parallel()
+	good := func(n int64) sdk.Batch {
+		return sdk.Batch{Messages: []sdk.Message{{Fields: []sdk.Field{{Name: "n", Value: n}}, Position: sdk.Position{Partition: "p", Offset: n}}}}
+	}
+	bad := sdk.Batch{Messages: []sdk.Message{{Fields: []sdk.Field{{Name: "n", Value: struct{}{}}}, Position: sdk.Position{Partition: "p", Offset: 2}}}}
+	c := serve(t, sdk.Plugin{
+		Spec:      sdk.Spec{Name: "batches", Kind: sdk.KindSource},
+		NewSource: func() sdk.Source { return &batches{list: []sdk.Batch{good(0), good(1), bad, good(3)}} },
+	})
+	ctx := context.Background()
+	const want = "message 0 (p@2): field n: unsupported value type struct {}"
+	t.Run("read", func(t *testing.T) {
+		t.Parallel()
+		src := c.NewSource("batches")
+		if err := src.Open(ctx, sdk.OpenRequest{}); err != nil {
+			t.Fatal(err)
+		}
+		defer src.Close(ctx)
+		for n := range int64(2) {
+			got, err := src.Read(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(good(n), got); diff != "" {
+				t.Errorf("batch %d (-want +got):\n%s", n, diff)
+			}
+		}
+		for range 2 {
+			if _, err := src.Read(ctx); err == nil || err.Error() != want {
+				t.Errorf("Read() error = %v, want %q", err, want)
+			}
+		}
+	})
+	t.Run("calls", func(t *testing.T) {
+		t.Parallel()
+		src := c.NewSource("batches").(*remoteSource)
+		if err := src.Open(ctx, sdk.OpenRequest{}); err != nil {
+			t.Fatal(err)
+		}
+		defer src.Close(ctx)
+		read := func(seq uint64) ([]readResult, error) {
+			reply := &readReply{}
+			req := &pb.SourceReadRequest{Instance: src.id, Seq: seq, MaxResults: readResults}
+			if err := c.hot(ctx, pb.Source_Read_FullMethodName, req, reply); err != nil {
+				return nil, callError(ctx, err)
+			}
+			return reply.results(), nil
+		}
+		if _, err := read(0); err != nil {
+			t.Fatal(err)
+		}
+		// Batch 1 and the bad batch are read ahead by now; the call
+		// gets batch 1 alone, the next one the error.
+		time.Sleep(100 * time.Millisecond)
+		results, err := read(1)
+		if err != nil || len(results) != 1 || results[0].err != nil {
+			t.Fatalf("second call: %d results, %v; want batch 1 alone", len(results), err)
+		}
+		if diff := cmp.Diff(good(1), results[0].batch); diff != "" {
+			t.Errorf("batch 1 (-want +got):\n%s", diff)
+		}
+		if _, err := read(2); err == nil || err.Error() != want {
+			t.Errorf("third call: %v, want %q", err, want)
+		}
+	})
+}

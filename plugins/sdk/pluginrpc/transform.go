@@ -27,10 +27,11 @@ func (t *remoteTransform) Open(ctx context.Context, req sdk.TransformOpenRequest
 		return nil, errors.New("transform is already open")
 	}
 	resp, err := t.c.transform.Open(ctx, &pb.TransformOpenRequest{
-		Plugin:  t.plugin,
-		Config:  req.Config,
-		Columns: req.Columns,
-		Name:    req.Settings.Name,
+		Plugin:   t.plugin,
+		Config:   req.Config,
+		Columns:  req.Columns,
+		Name:     req.Settings.Name,
+		Pipeline: req.Settings.Pipeline,
 	})
 	if err != nil {
 		return nil, callError(ctx, err)

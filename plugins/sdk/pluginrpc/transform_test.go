@@ -260,10 +260,12 @@ func BenchmarkDecodeBatch(b *testing.B) {
 	}
 	enc := encodeBatchForTest(b, batch)
 	b.ReportAllocs()
+	cpu := cpuTime(b, nil)
 	for b.Loop() {
 		var r readReply
 		if err := r.UnmarshalWire(enc); err != nil {
 			b.Fatal(err)
 		}
 	}
+	b.ReportMetric(float64((cpuTime(b, nil)-cpu).Nanoseconds())/float64(b.N*len(batch.Messages)), "cpu-ns/event")
 }

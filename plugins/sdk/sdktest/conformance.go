@@ -13,29 +13,29 @@ import (
 	"github.com/flowctl/flowctl/plugins/sdk/pluginrpc"
 )
 
-// The conformance suite (RunSource, RunSink) runs its checks twice, as
+// The conformance suite (RunSource, RunSink, RunTransform) runs its checks twice, as
 // subtests "in-process" and "go-plugin": once on the plugin's own
 // constructor and once through the plugin transport, served by
 // pluginrpc.ServeConfig inside the test process and reached with a
 // go-plugin reattach client, as the host reaches a plugin executable.
 
-// Time limits of the checks.
-const (
-	// promptly bounds how long a call with a cancelled context may take.
-	promptly = 5 * time.Second
-	// runLimit bounds one check, such as reading a source to its end.
-	runLimit = 30 * time.Second
-)
+// runLimit bounds one check, such as reading a source to its end.
+const runLimit = 30 * time.Second
+
+// promptly bounds how long a call with a cancelled context may take;
+// tests lower it.
+var promptly = 5 * time.Second
 
 // maxReads bounds the Reads of a source that should end; tests lower it.
 var maxReads = 100_000
 
 // target is a plugin as one mode of the suite reaches it.
 type target struct {
-	spec      sdk.Spec
-	validate  func(ctx context.Context, config []byte) ([]sdk.Diagnostic, error)
-	newSource func() sdk.Source
-	newSink   func() sdk.Sink
+	spec         sdk.Spec
+	validate     func(ctx context.Context, config []byte) ([]sdk.Diagnostic, error)
+	newSource    func() sdk.Source
+	newSink      func() sdk.Sink
+	newTransform func() sdk.Transform
 }
 
 // local returns p as the host runs a built-in plugin: in process.
@@ -48,40 +48,42 @@ func local(p sdk.Plugin) target {
 			}
 			return p.Validate(config), nil
 		},
-		newSource: p.NewSource,
-		newSink:   p.NewSink,
+		newSource:    p.NewSource,
+		newSink:      p.NewSink,
+		newTransform: p.NewTransform,
 	}
 }
 
 // remote serves p over go-plugin in the test process and returns it as
-// the host reaches a plugin executable. Everything is shut down when t
-// ends.
+// the host reaches a plugin executable: as pluginrpc.Client.Plugins gives
+// it. Everything is shut down when t ends.
 func remote(t *testing.T, p sdk.Plugin) target {
 	t.Helper()
 	c := serve(t, p)
 	ctx, cancel := context.WithTimeout(t.Context(), runLimit)
 	defer cancel()
-	specs, err := c.Specs(ctx)
+	plugins, err := c.Plugins(ctx)
 	if err != nil {
-		t.Fatalf("Specs over go-plugin: %v", err)
+		t.Fatalf("Plugins over go-plugin: %v", err)
 	}
-	var spec *sdk.Spec
-	for i := range specs {
-		if specs[i].Name == p.Spec.Name && specs[i].Kind == p.Spec.Kind {
-			spec = &specs[i]
+	var rp *sdk.Plugin
+	for i := range plugins {
+		if plugins[i].Spec.Name == p.Spec.Name && plugins[i].Spec.Kind == p.Spec.Kind {
+			rp = &plugins[i]
 		}
 	}
-	if spec == nil {
-		t.Fatalf("Specs over go-plugin: no %s plugin %q among %d specs", p.Spec.Kind, p.Spec.Name, len(specs))
+	if rp == nil {
+		t.Fatalf("Plugins over go-plugin: no %s plugin %q among %d", p.Spec.Kind, p.Spec.Name, len(plugins))
 	}
 	name, kind := p.Spec.Name, p.Spec.Kind
 	return target{
-		spec: *spec,
+		spec: rp.Spec,
 		validate: func(ctx context.Context, config []byte) ([]sdk.Diagnostic, error) {
 			return c.Validate(ctx, kind, name, config)
 		},
-		newSource: func() sdk.Source { return c.NewSource(name) },
-		newSink:   func() sdk.Sink { return c.NewSink(name) },
+		newSource:    rp.NewSource,
+		newSink:      rp.NewSink,
+		newTransform: rp.NewTransform,
 	}
 }
 
@@ -298,5 +300,5 @@ func (l testLogger) Printf(format string, args ...any) {
 
 // settings returns the Settings the suite gives a plugin.
 func settings(t *testing.T) sdk.Settings {
-	return sdk.Settings{Name: "conformance", Logger: testLogger{t}}
+	return sdk.Settings{Name: "conformance", Pipeline: "conformance", Logger: testLogger{t}}
 }

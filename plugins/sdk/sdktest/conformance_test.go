@@ -23,11 +23,26 @@ type flaws struct {
 	closeFails    bool // Close returns an error
 	flushFails    bool // the sink's Flush returns an error
 	rejectsColumn bool // the sink's Open rejects the valid config
+
+	// Sinks that commit (commitSink).
+	commits      bool // the sink implements sdk.Committer
+	forgets      bool // Committed reports 0 whatever was committed
+	nonIdem      bool // Commit of an id already committed fails
+	freshNonZero bool // Committed reports one more than it committed
+	keepsLater   bool // Recover fails when a later id is staged
+
+	// Transforms (upperTransform).
+	lenientField bool // Open accepts a config without its field
+	wrongWidth   bool // output rows lack their last value
+	badValue     bool // output rows hold a value of a type the SDK does not list
+	wrongColumns bool // output batches name the input columns
+	slowCancel   bool // Process takes long once its context is cancelled
 }
 
 type memConfig struct {
 	Messages int    `json:"messages"` // messages per partition; required
 	Prefix   string `json:"prefix"`   // default "m"
+	Dir      string `json:"dir"`      // where a committing sink keeps its state
 }
 
 func memValidate(f flaws) func([]byte) []sdk.Diagnostic {
@@ -135,7 +150,12 @@ func memSinkPlugin(f flaws) sdk.Plugin {
 				{Name: "prefix", Type: sdk.TypeString, Default: "m"},
 			},
 		},
-		NewSink:  func() sdk.Sink { return &memSink{f: f} },
+		NewSink: func() sdk.Sink {
+			if f.commits {
+				return &commitSink{memSink: memSink{f: f}}
+			}
+			return &memSink{f: f}
+		},
 		Validate: memValidate(f),
 	}
 }
@@ -240,6 +260,26 @@ var broken = []struct {
 	{"sink-flush-fails", func(t *testing.T) { RunSink(t, sinkCase(flaws{flushFails: true})) }, "Flush: flush failed", false},
 	{"sink-close-fails", func(t *testing.T) { RunSink(t, sinkCase(flaws{closeFails: true})) }, "Close: close failed", false},
 	{"sink-rejects-valid", func(t *testing.T) { RunSink(t, sinkCase(flaws{rejectsColumn: true})) }, "Open: messages: must be positive", false},
+	{"commit-forgets", func(t *testing.T) { RunSink(t, committingCase(flaws{forgets: true})) },
+		"after a restart with checkpoint 1 committed and 2 prepared, Committed = 0, want 1 or 2", false},
+	{"commit-not-idempotent", func(t *testing.T) { RunSink(t, committingCase(flaws{nonIdem: true})) },
+		"Commit(1) again, which must be idempotent: checkpoint 1 is already committed", false},
+	{"commit-fresh-nonzero", func(t *testing.T) { RunSink(t, committingCase(flaws{freshNonZero: true})) },
+		"Committed on a fresh destination = 1, want 0", false},
+	{"commit-keeps-later", func(t *testing.T) { RunSink(t, committingCase(flaws{keepsLater: true})) },
+		"Recover(1) after a restart: checkpoint 2 is staged after 1", false},
+	{"transform-lenient", func(t *testing.T) { RunTransform(t, transformCase(flaws{lenientField: true})) },
+		"accepted by Validate and Open, want it rejected", false},
+	{"transform-wrong-width", func(t *testing.T) { RunTransform(t, transformCase(flaws{wrongWidth: true})) },
+		"output of batch 1: row 0 has 2 values for 3 columns", false},
+	{"transform-bad-value", func(t *testing.T) { RunTransform(t, transformCase(flaws{badValue: true})) },
+		"[]string", false},
+	{"transform-wrong-columns", func(t *testing.T) { RunTransform(t, transformCase(flaws{wrongColumns: true})) },
+		`output of batch 1 has the columns ["id" "name" "length"]; Open named ["id" "name" "len"]`, false},
+	{"transform-slow-cancel", func(t *testing.T) { RunTransform(t, transformCase(flaws{slowCancel: true})) },
+		"Process with a cancelled context did not return within", true},
+	{"transform-close-fails", func(t *testing.T) { RunTransform(t, transformCase(flaws{closeFails: true})) },
+		"Close: close failed", false},
 }
 
 const brokenEnv = "SDKTEST_RUN_BROKEN"
@@ -252,6 +292,7 @@ func TestBroken(t *testing.T) {
 		t.Skip("run by TestRunCatches")
 	}
 	maxReads = 1000
+	promptly = time.Second
 	for _, b := range broken {
 		if b.name == name {
 			b.run(t)

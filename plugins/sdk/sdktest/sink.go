@@ -15,7 +15,9 @@ type SinkCase struct {
 	Plugin sdk.Plugin
 	// Config returns a valid config block (JSON), a new one for each
 	// check, for example one writing into t.TempDir(). It holds every
-	// required field; the suite fills in the spec's defaults.
+	// required field; the suite fills in the spec's defaults. For a sink
+	// that implements sdk.Committer, each config's destination must start
+	// empty: the commit check expects no checkpoint committed there.
 	Config func(t *testing.T) []byte
 	// Columns and Rows are what the sink is given to write: every row has
 	// len(Columns) values of the SDK's value types.
@@ -38,7 +40,10 @@ type SinkCase struct {
 //   - the sink opens with Columns, writes Rows in two batches, flushes
 //     (if it is an sdk.Flusher) and closes without an error;
 //   - Write with a cancelled context returns promptly (with or without
-//     an error), and the sink still closes.
+//     an error), and the sink still closes;
+//   - a sink that implements sdk.Committer does so over go-plugin too, and
+//     follows the commit protocol across restarts (see checkCommit); other
+//     sinks skip that check.
 //
 // Every Open is followed by one Close. What the sink wrote is not
 // checked: that is for the plugin's own tests. RunSink does not check for
@@ -56,6 +61,7 @@ func RunSink(t *testing.T, c SinkCase) {
 			t.Fatalf("SinkCase.Rows[%d] has %d values for %d columns", i, len(row), len(c.Columns))
 		}
 	}
+	_, localCommits := c.Plugin.NewSink().(sdk.Committer)
 	runModes(t, c.Plugin, func(t *testing.T, tg target) {
 		open := func(t *testing.T, sink sdk.Sink) func(context.Context, []byte) error {
 			return func(ctx context.Context, config []byte) error {
@@ -114,6 +120,20 @@ func RunSink(t *testing.T, c SinkCase) {
 				err = sink.Write(cctx, sdk.Rows{Columns: c.Columns, Rows: c.Rows})
 			})
 			t.Logf("Write with a cancelled context: %v", err)
+		})
+		t.Run("commit", func(t *testing.T) {
+			_, commits := tg.newSink().(sdk.Committer)
+			if commits != localCommits {
+				t.Fatalf("the sink implements sdk.Committer: %v; the plugin's own sink: %v", commits, localCommits)
+			}
+			if !commits {
+				t.Skip("the sink does not implement sdk.Committer")
+			}
+			checkCommit(t, tg, commitCase{
+				config:  withDefaults(t, tg.spec, c.Config(t)),
+				columns: c.Columns,
+				rows:    c.Rows,
+			})
 		})
 	})
 }

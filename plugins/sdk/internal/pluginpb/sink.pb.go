@@ -34,7 +34,17 @@ type SinkOpenRequest struct {
 	// The upsert key, if any.
 	Key []string `protobuf:"bytes,4,rep,name=key,proto3" json:"key,omitempty"`
 	// The sink's name in the pipeline.
-	Name          string `protobuf:"bytes,5,opt,name=name,proto3" json:"name,omitempty"`
+	Name string `protobuf:"bytes,5,opt,name=name,proto3" json:"name,omitempty"`
+	// The pipeline's name (sdk.Settings.Pipeline); empty from an older
+	// host.
+	Pipeline string `protobuf:"bytes,6,opt,name=pipeline,proto3" json:"pipeline,omitempty"`
+	// The host drives the commit protocol (Committed, Recover, Prepare,
+	// Commit) on an instance that commits. Unset by an older host, to which
+	// a plugin refuses to open a sink that commits.
+	CommitProtocol bool `protobuf:"varint,7,opt,name=commit_protocol,json=commitProtocol,proto3" json:"commit_protocol,omitempty"`
+	// The run's instance (sdk.Settings.Instance); empty for a pipeline's
+	// only run, and from an older host, which never runs instances.
+	Instance      string `protobuf:"bytes,8,opt,name=instance,proto3" json:"instance,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -104,11 +114,35 @@ func (x *SinkOpenRequest) GetName() string {
 	return ""
 }
 
+func (x *SinkOpenRequest) GetPipeline() string {
+	if x != nil {
+		return x.Pipeline
+	}
+	return ""
+}
+
+func (x *SinkOpenRequest) GetCommitProtocol() bool {
+	if x != nil {
+		return x.CommitProtocol
+	}
+	return false
+}
+
+func (x *SinkOpenRequest) GetInstance() string {
+	if x != nil {
+		return x.Instance
+	}
+	return ""
+}
+
 type SinkOpenResponse struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Instance uint64                 `protobuf:"varint,1,opt,name=instance,proto3" json:"instance,omitempty"`
 	// The sink buffers and wants Flush calls (it implements sdk.Flusher).
-	Flushes       bool `protobuf:"varint,2,opt,name=flushes,proto3" json:"flushes,omitempty"`
+	Flushes bool `protobuf:"varint,2,opt,name=flushes,proto3" json:"flushes,omitempty"`
+	// The sink commits with checkpoints (it implements sdk.Committer) and
+	// wants the commit protocol's calls.
+	Commits       bool `protobuf:"varint,3,opt,name=commits,proto3" json:"commits,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -153,6 +187,13 @@ func (x *SinkOpenResponse) GetInstance() uint64 {
 func (x *SinkOpenResponse) GetFlushes() bool {
 	if x != nil {
 		return x.Flushes
+	}
+	return false
+}
+
+func (x *SinkOpenResponse) GetCommits() bool {
+	if x != nil {
+		return x.Commits
 	}
 	return false
 }
@@ -405,20 +446,378 @@ func (*SinkCloseResponse) Descriptor() ([]byte, []int) {
 	return file_flowctl_plugin_v1_sink_proto_rawDescGZIP(), []int{7}
 }
 
+type SinkCommittedRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Instance      uint64                 `protobuf:"varint,1,opt,name=instance,proto3" json:"instance,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SinkCommittedRequest) Reset() {
+	*x = SinkCommittedRequest{}
+	mi := &file_flowctl_plugin_v1_sink_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SinkCommittedRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SinkCommittedRequest) ProtoMessage() {}
+
+func (x *SinkCommittedRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flowctl_plugin_v1_sink_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SinkCommittedRequest.ProtoReflect.Descriptor instead.
+func (*SinkCommittedRequest) Descriptor() ([]byte, []int) {
+	return file_flowctl_plugin_v1_sink_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *SinkCommittedRequest) GetInstance() uint64 {
+	if x != nil {
+		return x.Instance
+	}
+	return 0
+}
+
+type SinkCommittedResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The checkpoint id; 0 means none.
+	Checkpoint    uint64 `protobuf:"varint,1,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SinkCommittedResponse) Reset() {
+	*x = SinkCommittedResponse{}
+	mi := &file_flowctl_plugin_v1_sink_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SinkCommittedResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SinkCommittedResponse) ProtoMessage() {}
+
+func (x *SinkCommittedResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flowctl_plugin_v1_sink_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SinkCommittedResponse.ProtoReflect.Descriptor instead.
+func (*SinkCommittedResponse) Descriptor() ([]byte, []int) {
+	return file_flowctl_plugin_v1_sink_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *SinkCommittedResponse) GetCheckpoint() uint64 {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return 0
+}
+
+type SinkRecoverRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Instance uint64                 `protobuf:"varint,1,opt,name=instance,proto3" json:"instance,omitempty"`
+	// The checkpoint the host restores; 0 starts from nothing.
+	Checkpoint    uint64 `protobuf:"varint,2,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SinkRecoverRequest) Reset() {
+	*x = SinkRecoverRequest{}
+	mi := &file_flowctl_plugin_v1_sink_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SinkRecoverRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SinkRecoverRequest) ProtoMessage() {}
+
+func (x *SinkRecoverRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flowctl_plugin_v1_sink_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SinkRecoverRequest.ProtoReflect.Descriptor instead.
+func (*SinkRecoverRequest) Descriptor() ([]byte, []int) {
+	return file_flowctl_plugin_v1_sink_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *SinkRecoverRequest) GetInstance() uint64 {
+	if x != nil {
+		return x.Instance
+	}
+	return 0
+}
+
+func (x *SinkRecoverRequest) GetCheckpoint() uint64 {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return 0
+}
+
+type SinkRecoverResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SinkRecoverResponse) Reset() {
+	*x = SinkRecoverResponse{}
+	mi := &file_flowctl_plugin_v1_sink_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SinkRecoverResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SinkRecoverResponse) ProtoMessage() {}
+
+func (x *SinkRecoverResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flowctl_plugin_v1_sink_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SinkRecoverResponse.ProtoReflect.Descriptor instead.
+func (*SinkRecoverResponse) Descriptor() ([]byte, []int) {
+	return file_flowctl_plugin_v1_sink_proto_rawDescGZIP(), []int{11}
+}
+
+type SinkPrepareRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Instance      uint64                 `protobuf:"varint,1,opt,name=instance,proto3" json:"instance,omitempty"`
+	Checkpoint    uint64                 `protobuf:"varint,2,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SinkPrepareRequest) Reset() {
+	*x = SinkPrepareRequest{}
+	mi := &file_flowctl_plugin_v1_sink_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SinkPrepareRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SinkPrepareRequest) ProtoMessage() {}
+
+func (x *SinkPrepareRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flowctl_plugin_v1_sink_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SinkPrepareRequest.ProtoReflect.Descriptor instead.
+func (*SinkPrepareRequest) Descriptor() ([]byte, []int) {
+	return file_flowctl_plugin_v1_sink_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *SinkPrepareRequest) GetInstance() uint64 {
+	if x != nil {
+		return x.Instance
+	}
+	return 0
+}
+
+func (x *SinkPrepareRequest) GetCheckpoint() uint64 {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return 0
+}
+
+type SinkPrepareResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SinkPrepareResponse) Reset() {
+	*x = SinkPrepareResponse{}
+	mi := &file_flowctl_plugin_v1_sink_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SinkPrepareResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SinkPrepareResponse) ProtoMessage() {}
+
+func (x *SinkPrepareResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flowctl_plugin_v1_sink_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SinkPrepareResponse.ProtoReflect.Descriptor instead.
+func (*SinkPrepareResponse) Descriptor() ([]byte, []int) {
+	return file_flowctl_plugin_v1_sink_proto_rawDescGZIP(), []int{13}
+}
+
+type SinkCommitRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Instance      uint64                 `protobuf:"varint,1,opt,name=instance,proto3" json:"instance,omitempty"`
+	Checkpoint    uint64                 `protobuf:"varint,2,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SinkCommitRequest) Reset() {
+	*x = SinkCommitRequest{}
+	mi := &file_flowctl_plugin_v1_sink_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SinkCommitRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SinkCommitRequest) ProtoMessage() {}
+
+func (x *SinkCommitRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flowctl_plugin_v1_sink_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SinkCommitRequest.ProtoReflect.Descriptor instead.
+func (*SinkCommitRequest) Descriptor() ([]byte, []int) {
+	return file_flowctl_plugin_v1_sink_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *SinkCommitRequest) GetInstance() uint64 {
+	if x != nil {
+		return x.Instance
+	}
+	return 0
+}
+
+func (x *SinkCommitRequest) GetCheckpoint() uint64 {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return 0
+}
+
+type SinkCommitResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SinkCommitResponse) Reset() {
+	*x = SinkCommitResponse{}
+	mi := &file_flowctl_plugin_v1_sink_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SinkCommitResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SinkCommitResponse) ProtoMessage() {}
+
+func (x *SinkCommitResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flowctl_plugin_v1_sink_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SinkCommitResponse.ProtoReflect.Descriptor instead.
+func (*SinkCommitResponse) Descriptor() ([]byte, []int) {
+	return file_flowctl_plugin_v1_sink_proto_rawDescGZIP(), []int{15}
+}
+
 var File_flowctl_plugin_v1_sink_proto protoreflect.FileDescriptor
 
 const file_flowctl_plugin_v1_sink_proto_rawDesc = "" +
 	"\n" +
-	"\x1cflowctl/plugin/v1/sink.proto\x12\x11flowctl.plugin.v1\x1a\x1dflowctl/plugin/v1/value.proto\"\x81\x01\n" +
+	"\x1cflowctl/plugin/v1/sink.proto\x12\x11flowctl.plugin.v1\x1a\x1dflowctl/plugin/v1/value.proto\"\xe2\x01\n" +
 	"\x0fSinkOpenRequest\x12\x16\n" +
 	"\x06plugin\x18\x01 \x01(\tR\x06plugin\x12\x16\n" +
 	"\x06config\x18\x02 \x01(\fR\x06config\x12\x18\n" +
 	"\acolumns\x18\x03 \x03(\tR\acolumns\x12\x10\n" +
 	"\x03key\x18\x04 \x03(\tR\x03key\x12\x12\n" +
-	"\x04name\x18\x05 \x01(\tR\x04name\"H\n" +
+	"\x04name\x18\x05 \x01(\tR\x04name\x12\x1a\n" +
+	"\bpipeline\x18\x06 \x01(\tR\bpipeline\x12'\n" +
+	"\x0fcommit_protocol\x18\a \x01(\bR\x0ecommitProtocol\x12\x1a\n" +
+	"\binstance\x18\b \x01(\tR\binstance\"b\n" +
 	"\x10SinkOpenResponse\x12\x1a\n" +
 	"\binstance\x18\x01 \x01(\x04R\binstance\x12\x18\n" +
-	"\aflushes\x18\x02 \x01(\bR\aflushes\"[\n" +
+	"\aflushes\x18\x02 \x01(\bR\aflushes\x12\x18\n" +
+	"\acommits\x18\x03 \x01(\bR\acommits\"[\n" +
 	"\x10SinkWriteRequest\x12\x1a\n" +
 	"\binstance\x18\x01 \x01(\x04R\binstance\x12+\n" +
 	"\x04rows\x18\x02 \x01(\v2\x17.flowctl.plugin.v1.RowsR\x04rows\"\x13\n" +
@@ -428,12 +827,40 @@ const file_flowctl_plugin_v1_sink_proto_rawDesc = "" +
 	"\x11SinkFlushResponse\".\n" +
 	"\x10SinkCloseRequest\x12\x1a\n" +
 	"\binstance\x18\x01 \x01(\x04R\binstance\"\x13\n" +
-	"\x11SinkCloseResponse2\xd3\x02\n" +
+	"\x11SinkCloseResponse\"2\n" +
+	"\x14SinkCommittedRequest\x12\x1a\n" +
+	"\binstance\x18\x01 \x01(\x04R\binstance\"7\n" +
+	"\x15SinkCommittedResponse\x12\x1e\n" +
+	"\n" +
+	"checkpoint\x18\x01 \x01(\x04R\n" +
+	"checkpoint\"P\n" +
+	"\x12SinkRecoverRequest\x12\x1a\n" +
+	"\binstance\x18\x01 \x01(\x04R\binstance\x12\x1e\n" +
+	"\n" +
+	"checkpoint\x18\x02 \x01(\x04R\n" +
+	"checkpoint\"\x15\n" +
+	"\x13SinkRecoverResponse\"P\n" +
+	"\x12SinkPrepareRequest\x12\x1a\n" +
+	"\binstance\x18\x01 \x01(\x04R\binstance\x12\x1e\n" +
+	"\n" +
+	"checkpoint\x18\x02 \x01(\x04R\n" +
+	"checkpoint\"\x15\n" +
+	"\x13SinkPrepareResponse\"O\n" +
+	"\x11SinkCommitRequest\x12\x1a\n" +
+	"\binstance\x18\x01 \x01(\x04R\binstance\x12\x1e\n" +
+	"\n" +
+	"checkpoint\x18\x02 \x01(\x04R\n" +
+	"checkpoint\"\x14\n" +
+	"\x12SinkCommitResponse2\xbe\x05\n" +
 	"\x04Sink\x12O\n" +
 	"\x04Open\x12\".flowctl.plugin.v1.SinkOpenRequest\x1a#.flowctl.plugin.v1.SinkOpenResponse\x12R\n" +
 	"\x05Write\x12#.flowctl.plugin.v1.SinkWriteRequest\x1a$.flowctl.plugin.v1.SinkWriteResponse\x12R\n" +
 	"\x05Flush\x12#.flowctl.plugin.v1.SinkFlushRequest\x1a$.flowctl.plugin.v1.SinkFlushResponse\x12R\n" +
-	"\x05Close\x12#.flowctl.plugin.v1.SinkCloseRequest\x1a$.flowctl.plugin.v1.SinkCloseResponseB:Z8github.com/flowctl/flowctl/plugins/sdk/internal/pluginpbb\x06proto3"
+	"\x05Close\x12#.flowctl.plugin.v1.SinkCloseRequest\x1a$.flowctl.plugin.v1.SinkCloseResponse\x12^\n" +
+	"\tCommitted\x12'.flowctl.plugin.v1.SinkCommittedRequest\x1a(.flowctl.plugin.v1.SinkCommittedResponse\x12X\n" +
+	"\aRecover\x12%.flowctl.plugin.v1.SinkRecoverRequest\x1a&.flowctl.plugin.v1.SinkRecoverResponse\x12X\n" +
+	"\aPrepare\x12%.flowctl.plugin.v1.SinkPrepareRequest\x1a&.flowctl.plugin.v1.SinkPrepareResponse\x12U\n" +
+	"\x06Commit\x12$.flowctl.plugin.v1.SinkCommitRequest\x1a%.flowctl.plugin.v1.SinkCommitResponseB:Z8github.com/flowctl/flowctl/plugins/sdk/internal/pluginpbb\x06proto3"
 
 var (
 	file_flowctl_plugin_v1_sink_proto_rawDescOnce sync.Once
@@ -447,33 +874,49 @@ func file_flowctl_plugin_v1_sink_proto_rawDescGZIP() []byte {
 	return file_flowctl_plugin_v1_sink_proto_rawDescData
 }
 
-var file_flowctl_plugin_v1_sink_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_flowctl_plugin_v1_sink_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_flowctl_plugin_v1_sink_proto_goTypes = []any{
-	(*SinkOpenRequest)(nil),   // 0: flowctl.plugin.v1.SinkOpenRequest
-	(*SinkOpenResponse)(nil),  // 1: flowctl.plugin.v1.SinkOpenResponse
-	(*SinkWriteRequest)(nil),  // 2: flowctl.plugin.v1.SinkWriteRequest
-	(*SinkWriteResponse)(nil), // 3: flowctl.plugin.v1.SinkWriteResponse
-	(*SinkFlushRequest)(nil),  // 4: flowctl.plugin.v1.SinkFlushRequest
-	(*SinkFlushResponse)(nil), // 5: flowctl.plugin.v1.SinkFlushResponse
-	(*SinkCloseRequest)(nil),  // 6: flowctl.plugin.v1.SinkCloseRequest
-	(*SinkCloseResponse)(nil), // 7: flowctl.plugin.v1.SinkCloseResponse
-	(*Rows)(nil),              // 8: flowctl.plugin.v1.Rows
+	(*SinkOpenRequest)(nil),       // 0: flowctl.plugin.v1.SinkOpenRequest
+	(*SinkOpenResponse)(nil),      // 1: flowctl.plugin.v1.SinkOpenResponse
+	(*SinkWriteRequest)(nil),      // 2: flowctl.plugin.v1.SinkWriteRequest
+	(*SinkWriteResponse)(nil),     // 3: flowctl.plugin.v1.SinkWriteResponse
+	(*SinkFlushRequest)(nil),      // 4: flowctl.plugin.v1.SinkFlushRequest
+	(*SinkFlushResponse)(nil),     // 5: flowctl.plugin.v1.SinkFlushResponse
+	(*SinkCloseRequest)(nil),      // 6: flowctl.plugin.v1.SinkCloseRequest
+	(*SinkCloseResponse)(nil),     // 7: flowctl.plugin.v1.SinkCloseResponse
+	(*SinkCommittedRequest)(nil),  // 8: flowctl.plugin.v1.SinkCommittedRequest
+	(*SinkCommittedResponse)(nil), // 9: flowctl.plugin.v1.SinkCommittedResponse
+	(*SinkRecoverRequest)(nil),    // 10: flowctl.plugin.v1.SinkRecoverRequest
+	(*SinkRecoverResponse)(nil),   // 11: flowctl.plugin.v1.SinkRecoverResponse
+	(*SinkPrepareRequest)(nil),    // 12: flowctl.plugin.v1.SinkPrepareRequest
+	(*SinkPrepareResponse)(nil),   // 13: flowctl.plugin.v1.SinkPrepareResponse
+	(*SinkCommitRequest)(nil),     // 14: flowctl.plugin.v1.SinkCommitRequest
+	(*SinkCommitResponse)(nil),    // 15: flowctl.plugin.v1.SinkCommitResponse
+	(*Rows)(nil),                  // 16: flowctl.plugin.v1.Rows
 }
 var file_flowctl_plugin_v1_sink_proto_depIdxs = []int32{
-	8, // 0: flowctl.plugin.v1.SinkWriteRequest.rows:type_name -> flowctl.plugin.v1.Rows
-	0, // 1: flowctl.plugin.v1.Sink.Open:input_type -> flowctl.plugin.v1.SinkOpenRequest
-	2, // 2: flowctl.plugin.v1.Sink.Write:input_type -> flowctl.plugin.v1.SinkWriteRequest
-	4, // 3: flowctl.plugin.v1.Sink.Flush:input_type -> flowctl.plugin.v1.SinkFlushRequest
-	6, // 4: flowctl.plugin.v1.Sink.Close:input_type -> flowctl.plugin.v1.SinkCloseRequest
-	1, // 5: flowctl.plugin.v1.Sink.Open:output_type -> flowctl.plugin.v1.SinkOpenResponse
-	3, // 6: flowctl.plugin.v1.Sink.Write:output_type -> flowctl.plugin.v1.SinkWriteResponse
-	5, // 7: flowctl.plugin.v1.Sink.Flush:output_type -> flowctl.plugin.v1.SinkFlushResponse
-	7, // 8: flowctl.plugin.v1.Sink.Close:output_type -> flowctl.plugin.v1.SinkCloseResponse
-	5, // [5:9] is the sub-list for method output_type
-	1, // [1:5] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	16, // 0: flowctl.plugin.v1.SinkWriteRequest.rows:type_name -> flowctl.plugin.v1.Rows
+	0,  // 1: flowctl.plugin.v1.Sink.Open:input_type -> flowctl.plugin.v1.SinkOpenRequest
+	2,  // 2: flowctl.plugin.v1.Sink.Write:input_type -> flowctl.plugin.v1.SinkWriteRequest
+	4,  // 3: flowctl.plugin.v1.Sink.Flush:input_type -> flowctl.plugin.v1.SinkFlushRequest
+	6,  // 4: flowctl.plugin.v1.Sink.Close:input_type -> flowctl.plugin.v1.SinkCloseRequest
+	8,  // 5: flowctl.plugin.v1.Sink.Committed:input_type -> flowctl.plugin.v1.SinkCommittedRequest
+	10, // 6: flowctl.plugin.v1.Sink.Recover:input_type -> flowctl.plugin.v1.SinkRecoverRequest
+	12, // 7: flowctl.plugin.v1.Sink.Prepare:input_type -> flowctl.plugin.v1.SinkPrepareRequest
+	14, // 8: flowctl.plugin.v1.Sink.Commit:input_type -> flowctl.plugin.v1.SinkCommitRequest
+	1,  // 9: flowctl.plugin.v1.Sink.Open:output_type -> flowctl.plugin.v1.SinkOpenResponse
+	3,  // 10: flowctl.plugin.v1.Sink.Write:output_type -> flowctl.plugin.v1.SinkWriteResponse
+	5,  // 11: flowctl.plugin.v1.Sink.Flush:output_type -> flowctl.plugin.v1.SinkFlushResponse
+	7,  // 12: flowctl.plugin.v1.Sink.Close:output_type -> flowctl.plugin.v1.SinkCloseResponse
+	9,  // 13: flowctl.plugin.v1.Sink.Committed:output_type -> flowctl.plugin.v1.SinkCommittedResponse
+	11, // 14: flowctl.plugin.v1.Sink.Recover:output_type -> flowctl.plugin.v1.SinkRecoverResponse
+	13, // 15: flowctl.plugin.v1.Sink.Prepare:output_type -> flowctl.plugin.v1.SinkPrepareResponse
+	15, // 16: flowctl.plugin.v1.Sink.Commit:output_type -> flowctl.plugin.v1.SinkCommitResponse
+	9,  // [9:17] is the sub-list for method output_type
+	1,  // [1:9] is the sub-list for method input_type
+	1,  // [1:1] is the sub-list for extension type_name
+	1,  // [1:1] is the sub-list for extension extendee
+	0,  // [0:1] is the sub-list for field type_name
 }
 
 func init() { file_flowctl_plugin_v1_sink_proto_init() }
@@ -488,7 +931,7 @@ func file_flowctl_plugin_v1_sink_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flowctl_plugin_v1_sink_proto_rawDesc), len(file_flowctl_plugin_v1_sink_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

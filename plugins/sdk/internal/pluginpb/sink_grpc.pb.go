@@ -21,10 +21,14 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Sink_Open_FullMethodName  = "/flowctl.plugin.v1.Sink/Open"
-	Sink_Write_FullMethodName = "/flowctl.plugin.v1.Sink/Write"
-	Sink_Flush_FullMethodName = "/flowctl.plugin.v1.Sink/Flush"
-	Sink_Close_FullMethodName = "/flowctl.plugin.v1.Sink/Close"
+	Sink_Open_FullMethodName      = "/flowctl.plugin.v1.Sink/Open"
+	Sink_Write_FullMethodName     = "/flowctl.plugin.v1.Sink/Write"
+	Sink_Flush_FullMethodName     = "/flowctl.plugin.v1.Sink/Flush"
+	Sink_Close_FullMethodName     = "/flowctl.plugin.v1.Sink/Close"
+	Sink_Committed_FullMethodName = "/flowctl.plugin.v1.Sink/Committed"
+	Sink_Recover_FullMethodName   = "/flowctl.plugin.v1.Sink/Recover"
+	Sink_Prepare_FullMethodName   = "/flowctl.plugin.v1.Sink/Prepare"
+	Sink_Commit_FullMethodName    = "/flowctl.plugin.v1.Sink/Commit"
 )
 
 // SinkClient is the client API for Sink service.
@@ -35,6 +39,14 @@ const (
 // Calls on one instance are serialized in the order they arrive. The host
 // waits for each Write to return before the next, so a slow sink slows
 // the pipeline down rather than piling rows up in either process.
+//
+// Sinks that implement sdk.Committer take part in the host's checkpoints
+// through Committed, Recover, Prepare and Commit, which carry that
+// interface's methods and contract. They were added to version 1: a host
+// that drives them says so in SinkOpenRequest.commit_protocol, and a
+// plugin whose sink commits refuses to open it for an older host, which
+// would never make its rows visible. An older plugin has no committing
+// sinks, so a newer host never calls these RPCs on one.
 type SinkClient interface {
 	// Open creates and opens an instance of a sink plugin.
 	Open(ctx context.Context, in *SinkOpenRequest, opts ...grpc.CallOption) (*SinkOpenResponse, error)
@@ -44,6 +56,18 @@ type SinkClient interface {
 	Flush(ctx context.Context, in *SinkFlushRequest, opts ...grpc.CallOption) (*SinkFlushResponse, error)
 	// Close closes the instance and forgets it, even when closing fails.
 	Close(ctx context.Context, in *SinkCloseRequest, opts ...grpc.CallOption) (*SinkCloseResponse, error)
+	// Committed reports the latest checkpoint id whose rows the instance
+	// made visible or holds durably staged (sdk.Committer.Committed).
+	Committed(ctx context.Context, in *SinkCommittedRequest, opts ...grpc.CallOption) (*SinkCommittedResponse, error)
+	// Recover makes the visible output exactly that of the checkpoints up
+	// to the id (sdk.Committer.Recover).
+	Recover(ctx context.Context, in *SinkRecoverRequest, opts ...grpc.CallOption) (*SinkRecoverResponse, error)
+	// Prepare stages what was written since the last Prepare under the id,
+	// durably and invisibly (sdk.Committer.Prepare).
+	Prepare(ctx context.Context, in *SinkPrepareRequest, opts ...grpc.CallOption) (*SinkPrepareResponse, error)
+	// Commit makes what was staged under the id, and earlier ids, visible
+	// (sdk.Committer.Commit). It is idempotent.
+	Commit(ctx context.Context, in *SinkCommitRequest, opts ...grpc.CallOption) (*SinkCommitResponse, error)
 }
 
 type sinkClient struct {
@@ -94,6 +118,46 @@ func (c *sinkClient) Close(ctx context.Context, in *SinkCloseRequest, opts ...gr
 	return out, nil
 }
 
+func (c *sinkClient) Committed(ctx context.Context, in *SinkCommittedRequest, opts ...grpc.CallOption) (*SinkCommittedResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SinkCommittedResponse)
+	err := c.cc.Invoke(ctx, Sink_Committed_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *sinkClient) Recover(ctx context.Context, in *SinkRecoverRequest, opts ...grpc.CallOption) (*SinkRecoverResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SinkRecoverResponse)
+	err := c.cc.Invoke(ctx, Sink_Recover_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *sinkClient) Prepare(ctx context.Context, in *SinkPrepareRequest, opts ...grpc.CallOption) (*SinkPrepareResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SinkPrepareResponse)
+	err := c.cc.Invoke(ctx, Sink_Prepare_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *sinkClient) Commit(ctx context.Context, in *SinkCommitRequest, opts ...grpc.CallOption) (*SinkCommitResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SinkCommitResponse)
+	err := c.cc.Invoke(ctx, Sink_Commit_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SinkServer is the server API for Sink service.
 // All implementations must embed UnimplementedSinkServer
 // for forward compatibility.
@@ -102,6 +166,14 @@ func (c *sinkClient) Close(ctx context.Context, in *SinkCloseRequest, opts ...gr
 // Calls on one instance are serialized in the order they arrive. The host
 // waits for each Write to return before the next, so a slow sink slows
 // the pipeline down rather than piling rows up in either process.
+//
+// Sinks that implement sdk.Committer take part in the host's checkpoints
+// through Committed, Recover, Prepare and Commit, which carry that
+// interface's methods and contract. They were added to version 1: a host
+// that drives them says so in SinkOpenRequest.commit_protocol, and a
+// plugin whose sink commits refuses to open it for an older host, which
+// would never make its rows visible. An older plugin has no committing
+// sinks, so a newer host never calls these RPCs on one.
 type SinkServer interface {
 	// Open creates and opens an instance of a sink plugin.
 	Open(context.Context, *SinkOpenRequest) (*SinkOpenResponse, error)
@@ -111,6 +183,18 @@ type SinkServer interface {
 	Flush(context.Context, *SinkFlushRequest) (*SinkFlushResponse, error)
 	// Close closes the instance and forgets it, even when closing fails.
 	Close(context.Context, *SinkCloseRequest) (*SinkCloseResponse, error)
+	// Committed reports the latest checkpoint id whose rows the instance
+	// made visible or holds durably staged (sdk.Committer.Committed).
+	Committed(context.Context, *SinkCommittedRequest) (*SinkCommittedResponse, error)
+	// Recover makes the visible output exactly that of the checkpoints up
+	// to the id (sdk.Committer.Recover).
+	Recover(context.Context, *SinkRecoverRequest) (*SinkRecoverResponse, error)
+	// Prepare stages what was written since the last Prepare under the id,
+	// durably and invisibly (sdk.Committer.Prepare).
+	Prepare(context.Context, *SinkPrepareRequest) (*SinkPrepareResponse, error)
+	// Commit makes what was staged under the id, and earlier ids, visible
+	// (sdk.Committer.Commit). It is idempotent.
+	Commit(context.Context, *SinkCommitRequest) (*SinkCommitResponse, error)
 	mustEmbedUnimplementedSinkServer()
 }
 
@@ -132,6 +216,18 @@ func (UnimplementedSinkServer) Flush(context.Context, *SinkFlushRequest) (*SinkF
 }
 func (UnimplementedSinkServer) Close(context.Context, *SinkCloseRequest) (*SinkCloseResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Close not implemented")
+}
+func (UnimplementedSinkServer) Committed(context.Context, *SinkCommittedRequest) (*SinkCommittedResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Committed not implemented")
+}
+func (UnimplementedSinkServer) Recover(context.Context, *SinkRecoverRequest) (*SinkRecoverResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Recover not implemented")
+}
+func (UnimplementedSinkServer) Prepare(context.Context, *SinkPrepareRequest) (*SinkPrepareResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Prepare not implemented")
+}
+func (UnimplementedSinkServer) Commit(context.Context, *SinkCommitRequest) (*SinkCommitResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Commit not implemented")
 }
 func (UnimplementedSinkServer) mustEmbedUnimplementedSinkServer() {}
 func (UnimplementedSinkServer) testEmbeddedByValue()              {}
@@ -226,6 +322,78 @@ func _Sink_Close_Handler(srv interface{}, ctx context.Context, dec func(interfac
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Sink_Committed_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SinkCommittedRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SinkServer).Committed(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Sink_Committed_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SinkServer).Committed(ctx, req.(*SinkCommittedRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Sink_Recover_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SinkRecoverRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SinkServer).Recover(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Sink_Recover_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SinkServer).Recover(ctx, req.(*SinkRecoverRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Sink_Prepare_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SinkPrepareRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SinkServer).Prepare(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Sink_Prepare_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SinkServer).Prepare(ctx, req.(*SinkPrepareRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Sink_Commit_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SinkCommitRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SinkServer).Commit(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Sink_Commit_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SinkServer).Commit(ctx, req.(*SinkCommitRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Sink_ServiceDesc is the grpc.ServiceDesc for Sink service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -248,6 +416,22 @@ var Sink_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Close",
 			Handler:    _Sink_Close_Handler,
+		},
+		{
+			MethodName: "Committed",
+			Handler:    _Sink_Committed_Handler,
+		},
+		{
+			MethodName: "Recover",
+			Handler:    _Sink_Recover_Handler,
+		},
+		{
+			MethodName: "Prepare",
+			Handler:    _Sink_Prepare_Handler,
+		},
+		{
+			MethodName: "Commit",
+			Handler:    _Sink_Commit_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

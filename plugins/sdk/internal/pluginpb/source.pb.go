@@ -34,7 +34,13 @@ type SourceOpenRequest struct {
 	// Per partition, the last acknowledged position.
 	Resume []*Position `protobuf:"bytes,4,rep,name=resume,proto3" json:"resume,omitempty"`
 	// The source's name in the pipeline.
-	Name          string `protobuf:"bytes,5,opt,name=name,proto3" json:"name,omitempty"`
+	Name string `protobuf:"bytes,5,opt,name=name,proto3" json:"name,omitempty"`
+	// The pipeline's name (sdk.Settings.Pipeline); empty from an older
+	// host.
+	Pipeline string `protobuf:"bytes,6,opt,name=pipeline,proto3" json:"pipeline,omitempty"`
+	// The run's instance (sdk.Settings.Instance); empty for a pipeline's
+	// only run, and from an older host.
+	Instance      string `protobuf:"bytes,7,opt,name=instance,proto3" json:"instance,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -104,6 +110,20 @@ func (x *SourceOpenRequest) GetName() string {
 	return ""
 }
 
+func (x *SourceOpenRequest) GetPipeline() string {
+	if x != nil {
+		return x.Pipeline
+	}
+	return ""
+}
+
+func (x *SourceOpenRequest) GetInstance() string {
+	if x != nil {
+		return x.Instance
+	}
+	return ""
+}
+
 type SourceOpenResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Identifies the instance in later calls.
@@ -162,10 +182,15 @@ type SourceReadRequest struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Instance uint64                 `protobuf:"varint,1,opt,name=instance,proto3" json:"instance,omitempty"`
 	// How many Read results (batches or errors) the host has received from
-	// the instance. If it is one less than the plugin sent, the host missed
-	// the last one (its call was cancelled as the answer crossed) and the
-	// plugin sends it again, so that no batch is lost or read twice.
-	Seq           uint64 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	// the instance. If it is as many fewer than the plugin sent as the last
+	// response held, the host missed that response (its call was cancelled
+	// as the answer crossed) and the plugin sends it again, so that no
+	// batch is lost or read twice.
+	Seq uint64 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	// The most results the host takes in one response, and so how far
+	// ahead the plugin reads. 0, as an older host sends it, means 1: one
+	// result per response, and one batch read ahead.
+	MaxResults    uint32 `protobuf:"varint,3,opt,name=max_results,json=maxResults,proto3" json:"max_results,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -214,11 +239,22 @@ func (x *SourceReadRequest) GetSeq() uint64 {
 	return 0
 }
 
+func (x *SourceReadRequest) GetMaxResults() uint32 {
+	if x != nil {
+		return x.MaxResults
+	}
+	return 0
+}
+
 type SourceReadResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Batch *Batch                 `protobuf:"bytes,1,opt,name=batch,proto3" json:"batch,omitempty"`
-	// The source's error, with or without a batch.
-	Error         *Error `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	// The first result: a batch and the source's error, with or without a
+	// batch.
+	Batch *Batch `protobuf:"bytes,1,opt,name=batch,proto3" json:"batch,omitempty"`
+	Error *Error `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	// The results after it, in order; only when the request's max_results
+	// was more than 1.
+	More          []*SourceReadResult `protobuf:"bytes,3,rep,name=more,proto3" json:"more,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -267,6 +303,66 @@ func (x *SourceReadResponse) GetError() *Error {
 	return nil
 }
 
+func (x *SourceReadResponse) GetMore() []*SourceReadResult {
+	if x != nil {
+		return x.More
+	}
+	return nil
+}
+
+// SourceReadResult is one Read result after the first of a response.
+type SourceReadResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Batch         *Batch                 `protobuf:"bytes,1,opt,name=batch,proto3" json:"batch,omitempty"`
+	Error         *Error                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SourceReadResult) Reset() {
+	*x = SourceReadResult{}
+	mi := &file_flowctl_plugin_v1_source_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SourceReadResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SourceReadResult) ProtoMessage() {}
+
+func (x *SourceReadResult) ProtoReflect() protoreflect.Message {
+	mi := &file_flowctl_plugin_v1_source_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SourceReadResult.ProtoReflect.Descriptor instead.
+func (*SourceReadResult) Descriptor() ([]byte, []int) {
+	return file_flowctl_plugin_v1_source_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *SourceReadResult) GetBatch() *Batch {
+	if x != nil {
+		return x.Batch
+	}
+	return nil
+}
+
+func (x *SourceReadResult) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
 type SourceAckRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Instance      uint64                 `protobuf:"varint,1,opt,name=instance,proto3" json:"instance,omitempty"`
@@ -277,7 +373,7 @@ type SourceAckRequest struct {
 
 func (x *SourceAckRequest) Reset() {
 	*x = SourceAckRequest{}
-	mi := &file_flowctl_plugin_v1_source_proto_msgTypes[4]
+	mi := &file_flowctl_plugin_v1_source_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -289,7 +385,7 @@ func (x *SourceAckRequest) String() string {
 func (*SourceAckRequest) ProtoMessage() {}
 
 func (x *SourceAckRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flowctl_plugin_v1_source_proto_msgTypes[4]
+	mi := &file_flowctl_plugin_v1_source_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -302,7 +398,7 @@ func (x *SourceAckRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SourceAckRequest.ProtoReflect.Descriptor instead.
 func (*SourceAckRequest) Descriptor() ([]byte, []int) {
-	return file_flowctl_plugin_v1_source_proto_rawDescGZIP(), []int{4}
+	return file_flowctl_plugin_v1_source_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *SourceAckRequest) GetInstance() uint64 {
@@ -327,7 +423,7 @@ type SourceAckResponse struct {
 
 func (x *SourceAckResponse) Reset() {
 	*x = SourceAckResponse{}
-	mi := &file_flowctl_plugin_v1_source_proto_msgTypes[5]
+	mi := &file_flowctl_plugin_v1_source_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -339,7 +435,7 @@ func (x *SourceAckResponse) String() string {
 func (*SourceAckResponse) ProtoMessage() {}
 
 func (x *SourceAckResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flowctl_plugin_v1_source_proto_msgTypes[5]
+	mi := &file_flowctl_plugin_v1_source_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -352,7 +448,7 @@ func (x *SourceAckResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SourceAckResponse.ProtoReflect.Descriptor instead.
 func (*SourceAckResponse) Descriptor() ([]byte, []int) {
-	return file_flowctl_plugin_v1_source_proto_rawDescGZIP(), []int{5}
+	return file_flowctl_plugin_v1_source_proto_rawDescGZIP(), []int{6}
 }
 
 type SourceCloseRequest struct {
@@ -364,7 +460,7 @@ type SourceCloseRequest struct {
 
 func (x *SourceCloseRequest) Reset() {
 	*x = SourceCloseRequest{}
-	mi := &file_flowctl_plugin_v1_source_proto_msgTypes[6]
+	mi := &file_flowctl_plugin_v1_source_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -376,7 +472,7 @@ func (x *SourceCloseRequest) String() string {
 func (*SourceCloseRequest) ProtoMessage() {}
 
 func (x *SourceCloseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flowctl_plugin_v1_source_proto_msgTypes[6]
+	mi := &file_flowctl_plugin_v1_source_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -389,7 +485,7 @@ func (x *SourceCloseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SourceCloseRequest.ProtoReflect.Descriptor instead.
 func (*SourceCloseRequest) Descriptor() ([]byte, []int) {
-	return file_flowctl_plugin_v1_source_proto_rawDescGZIP(), []int{6}
+	return file_flowctl_plugin_v1_source_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SourceCloseRequest) GetInstance() uint64 {
@@ -407,7 +503,7 @@ type SourceCloseResponse struct {
 
 func (x *SourceCloseResponse) Reset() {
 	*x = SourceCloseResponse{}
-	mi := &file_flowctl_plugin_v1_source_proto_msgTypes[7]
+	mi := &file_flowctl_plugin_v1_source_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -419,7 +515,7 @@ func (x *SourceCloseResponse) String() string {
 func (*SourceCloseResponse) ProtoMessage() {}
 
 func (x *SourceCloseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flowctl_plugin_v1_source_proto_msgTypes[7]
+	mi := &file_flowctl_plugin_v1_source_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -432,27 +528,35 @@ func (x *SourceCloseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SourceCloseResponse.ProtoReflect.Descriptor instead.
 func (*SourceCloseResponse) Descriptor() ([]byte, []int) {
-	return file_flowctl_plugin_v1_source_proto_rawDescGZIP(), []int{7}
+	return file_flowctl_plugin_v1_source_proto_rawDescGZIP(), []int{8}
 }
 
 var File_flowctl_plugin_v1_source_proto protoreflect.FileDescriptor
 
 const file_flowctl_plugin_v1_source_proto_rawDesc = "" +
 	"\n" +
-	"\x1eflowctl/plugin/v1/source.proto\x12\x11flowctl.plugin.v1\x1a\x1dflowctl/plugin/v1/value.proto\x1a\x1eflowctl/plugin/v1/plugin.proto\"\xa4\x01\n" +
+	"\x1eflowctl/plugin/v1/source.proto\x12\x11flowctl.plugin.v1\x1a\x1dflowctl/plugin/v1/value.proto\x1a\x1eflowctl/plugin/v1/plugin.proto\"\xdc\x01\n" +
 	"\x11SourceOpenRequest\x12\x16\n" +
 	"\x06plugin\x18\x01 \x01(\tR\x06plugin\x12\x16\n" +
 	"\x06config\x18\x02 \x01(\fR\x06config\x12\x16\n" +
 	"\x06format\x18\x03 \x01(\tR\x06format\x123\n" +
 	"\x06resume\x18\x04 \x03(\v2\x1b.flowctl.plugin.v1.PositionR\x06resume\x12\x12\n" +
-	"\x04name\x18\x05 \x01(\tR\x04name\"D\n" +
+	"\x04name\x18\x05 \x01(\tR\x04name\x12\x1a\n" +
+	"\bpipeline\x18\x06 \x01(\tR\bpipeline\x12\x1a\n" +
+	"\binstance\x18\a \x01(\tR\binstance\"D\n" +
 	"\x12SourceOpenResponse\x12\x1a\n" +
 	"\binstance\x18\x01 \x01(\x04R\binstance\x12\x12\n" +
-	"\x04acks\x18\x02 \x01(\bR\x04acks\"A\n" +
+	"\x04acks\x18\x02 \x01(\bR\x04acks\"b\n" +
 	"\x11SourceReadRequest\x12\x1a\n" +
 	"\binstance\x18\x01 \x01(\x04R\binstance\x12\x10\n" +
-	"\x03seq\x18\x02 \x01(\x04R\x03seq\"t\n" +
+	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x1f\n" +
+	"\vmax_results\x18\x03 \x01(\rR\n" +
+	"maxResults\"\xad\x01\n" +
 	"\x12SourceReadResponse\x12.\n" +
+	"\x05batch\x18\x01 \x01(\v2\x18.flowctl.plugin.v1.BatchR\x05batch\x12.\n" +
+	"\x05error\x18\x02 \x01(\v2\x18.flowctl.plugin.v1.ErrorR\x05error\x127\n" +
+	"\x04more\x18\x03 \x03(\v2#.flowctl.plugin.v1.SourceReadResultR\x04more\"r\n" +
+	"\x10SourceReadResult\x12.\n" +
 	"\x05batch\x18\x01 \x01(\v2\x18.flowctl.plugin.v1.BatchR\x05batch\x12.\n" +
 	"\x05error\x18\x02 \x01(\v2\x18.flowctl.plugin.v1.ErrorR\x05error\"i\n" +
 	"\x10SourceAckRequest\x12\x1a\n" +
@@ -480,38 +584,42 @@ func file_flowctl_plugin_v1_source_proto_rawDescGZIP() []byte {
 	return file_flowctl_plugin_v1_source_proto_rawDescData
 }
 
-var file_flowctl_plugin_v1_source_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_flowctl_plugin_v1_source_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_flowctl_plugin_v1_source_proto_goTypes = []any{
 	(*SourceOpenRequest)(nil),   // 0: flowctl.plugin.v1.SourceOpenRequest
 	(*SourceOpenResponse)(nil),  // 1: flowctl.plugin.v1.SourceOpenResponse
 	(*SourceReadRequest)(nil),   // 2: flowctl.plugin.v1.SourceReadRequest
 	(*SourceReadResponse)(nil),  // 3: flowctl.plugin.v1.SourceReadResponse
-	(*SourceAckRequest)(nil),    // 4: flowctl.plugin.v1.SourceAckRequest
-	(*SourceAckResponse)(nil),   // 5: flowctl.plugin.v1.SourceAckResponse
-	(*SourceCloseRequest)(nil),  // 6: flowctl.plugin.v1.SourceCloseRequest
-	(*SourceCloseResponse)(nil), // 7: flowctl.plugin.v1.SourceCloseResponse
-	(*Position)(nil),            // 8: flowctl.plugin.v1.Position
-	(*Batch)(nil),               // 9: flowctl.plugin.v1.Batch
-	(*Error)(nil),               // 10: flowctl.plugin.v1.Error
+	(*SourceReadResult)(nil),    // 4: flowctl.plugin.v1.SourceReadResult
+	(*SourceAckRequest)(nil),    // 5: flowctl.plugin.v1.SourceAckRequest
+	(*SourceAckResponse)(nil),   // 6: flowctl.plugin.v1.SourceAckResponse
+	(*SourceCloseRequest)(nil),  // 7: flowctl.plugin.v1.SourceCloseRequest
+	(*SourceCloseResponse)(nil), // 8: flowctl.plugin.v1.SourceCloseResponse
+	(*Position)(nil),            // 9: flowctl.plugin.v1.Position
+	(*Batch)(nil),               // 10: flowctl.plugin.v1.Batch
+	(*Error)(nil),               // 11: flowctl.plugin.v1.Error
 }
 var file_flowctl_plugin_v1_source_proto_depIdxs = []int32{
-	8,  // 0: flowctl.plugin.v1.SourceOpenRequest.resume:type_name -> flowctl.plugin.v1.Position
-	9,  // 1: flowctl.plugin.v1.SourceReadResponse.batch:type_name -> flowctl.plugin.v1.Batch
-	10, // 2: flowctl.plugin.v1.SourceReadResponse.error:type_name -> flowctl.plugin.v1.Error
-	8,  // 3: flowctl.plugin.v1.SourceAckRequest.positions:type_name -> flowctl.plugin.v1.Position
-	0,  // 4: flowctl.plugin.v1.Source.Open:input_type -> flowctl.plugin.v1.SourceOpenRequest
-	2,  // 5: flowctl.plugin.v1.Source.Read:input_type -> flowctl.plugin.v1.SourceReadRequest
-	4,  // 6: flowctl.plugin.v1.Source.Ack:input_type -> flowctl.plugin.v1.SourceAckRequest
-	6,  // 7: flowctl.plugin.v1.Source.Close:input_type -> flowctl.plugin.v1.SourceCloseRequest
-	1,  // 8: flowctl.plugin.v1.Source.Open:output_type -> flowctl.plugin.v1.SourceOpenResponse
-	3,  // 9: flowctl.plugin.v1.Source.Read:output_type -> flowctl.plugin.v1.SourceReadResponse
-	5,  // 10: flowctl.plugin.v1.Source.Ack:output_type -> flowctl.plugin.v1.SourceAckResponse
-	7,  // 11: flowctl.plugin.v1.Source.Close:output_type -> flowctl.plugin.v1.SourceCloseResponse
-	8,  // [8:12] is the sub-list for method output_type
-	4,  // [4:8] is the sub-list for method input_type
-	4,  // [4:4] is the sub-list for extension type_name
-	4,  // [4:4] is the sub-list for extension extendee
-	0,  // [0:4] is the sub-list for field type_name
+	9,  // 0: flowctl.plugin.v1.SourceOpenRequest.resume:type_name -> flowctl.plugin.v1.Position
+	10, // 1: flowctl.plugin.v1.SourceReadResponse.batch:type_name -> flowctl.plugin.v1.Batch
+	11, // 2: flowctl.plugin.v1.SourceReadResponse.error:type_name -> flowctl.plugin.v1.Error
+	4,  // 3: flowctl.plugin.v1.SourceReadResponse.more:type_name -> flowctl.plugin.v1.SourceReadResult
+	10, // 4: flowctl.plugin.v1.SourceReadResult.batch:type_name -> flowctl.plugin.v1.Batch
+	11, // 5: flowctl.plugin.v1.SourceReadResult.error:type_name -> flowctl.plugin.v1.Error
+	9,  // 6: flowctl.plugin.v1.SourceAckRequest.positions:type_name -> flowctl.plugin.v1.Position
+	0,  // 7: flowctl.plugin.v1.Source.Open:input_type -> flowctl.plugin.v1.SourceOpenRequest
+	2,  // 8: flowctl.plugin.v1.Source.Read:input_type -> flowctl.plugin.v1.SourceReadRequest
+	5,  // 9: flowctl.plugin.v1.Source.Ack:input_type -> flowctl.plugin.v1.SourceAckRequest
+	7,  // 10: flowctl.plugin.v1.Source.Close:input_type -> flowctl.plugin.v1.SourceCloseRequest
+	1,  // 11: flowctl.plugin.v1.Source.Open:output_type -> flowctl.plugin.v1.SourceOpenResponse
+	3,  // 12: flowctl.plugin.v1.Source.Read:output_type -> flowctl.plugin.v1.SourceReadResponse
+	6,  // 13: flowctl.plugin.v1.Source.Ack:output_type -> flowctl.plugin.v1.SourceAckResponse
+	8,  // 14: flowctl.plugin.v1.Source.Close:output_type -> flowctl.plugin.v1.SourceCloseResponse
+	11, // [11:15] is the sub-list for method output_type
+	7,  // [7:11] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_flowctl_plugin_v1_source_proto_init() }
@@ -527,7 +635,7 @@ func file_flowctl_plugin_v1_source_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flowctl_plugin_v1_source_proto_rawDesc), len(file_flowctl_plugin_v1_source_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

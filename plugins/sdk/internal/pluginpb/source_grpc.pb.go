@@ -33,22 +33,25 @@ const (
 //
 // Source opens source instances in the plugin process and reads from them.
 //
-// Flow control is pull-based: the host calls Read when it wants the next
-// batch, and has at most one Read in flight per instance, so a slow host
-// simply reads less often and a plugin never produces more than one batch
-// ahead of it. Calls on one instance are serialized by the plugin process
-// in the order they arrive; instances are independent of each other.
+// Flow control is pull-based: the host calls Read when it wants more
+// batches, and has at most one Read in flight per instance, so a slow
+// host simply reads less often, and a plugin never reads more than
+// max_results batches ahead of the results it has sent. Calls on one
+// instance are serialized by the plugin process in the order they
+// arrive; instances are independent of each other.
 // Cancelling a call's context cancels the context the plugin's method
 // runs under.
 type SourceClient interface {
 	// Open creates and opens an instance of a source plugin.
 	Open(ctx context.Context, in *SourceOpenRequest, opts ...grpc.CallOption) (*SourceOpenResponse, error)
-	// Read returns the instance's next batch and the error that came with
-	// it, if any (the last batch of a bounded source comes with end of
-	// input); an error status means the call had no result. The
-	// plugin may start reading the next batch as soon as it has sent one
-	// (never more than that one batch ahead of the host), unless the source
-	// said it was caught up; Ack and Close cancel such a read first.
+	// Read returns the instance's next Read result, a batch and the error
+	// that came with it, if any (the last batch of a bounded source comes
+	// with end of input), and after it the results the plugin has already
+	// read ahead, up to SourceReadRequest.max_results in all; an error
+	// status means the call had no result. The plugin keeps reading ahead,
+	// up to max_results results beyond those it has sent, unless a result
+	// said the source was caught up or ended; Ack and Close cancel such
+	// reads first and keep what they read.
 	Read(ctx context.Context, in *SourceReadRequest, opts ...grpc.CallOption) (*SourceReadResponse, error)
 	// Ack acknowledges positions to a source that asked for acks.
 	Ack(ctx context.Context, in *SourceAckRequest, opts ...grpc.CallOption) (*SourceAckResponse, error)
@@ -110,22 +113,25 @@ func (c *sourceClient) Close(ctx context.Context, in *SourceCloseRequest, opts .
 //
 // Source opens source instances in the plugin process and reads from them.
 //
-// Flow control is pull-based: the host calls Read when it wants the next
-// batch, and has at most one Read in flight per instance, so a slow host
-// simply reads less often and a plugin never produces more than one batch
-// ahead of it. Calls on one instance are serialized by the plugin process
-// in the order they arrive; instances are independent of each other.
+// Flow control is pull-based: the host calls Read when it wants more
+// batches, and has at most one Read in flight per instance, so a slow
+// host simply reads less often, and a plugin never reads more than
+// max_results batches ahead of the results it has sent. Calls on one
+// instance are serialized by the plugin process in the order they
+// arrive; instances are independent of each other.
 // Cancelling a call's context cancels the context the plugin's method
 // runs under.
 type SourceServer interface {
 	// Open creates and opens an instance of a source plugin.
 	Open(context.Context, *SourceOpenRequest) (*SourceOpenResponse, error)
-	// Read returns the instance's next batch and the error that came with
-	// it, if any (the last batch of a bounded source comes with end of
-	// input); an error status means the call had no result. The
-	// plugin may start reading the next batch as soon as it has sent one
-	// (never more than that one batch ahead of the host), unless the source
-	// said it was caught up; Ack and Close cancel such a read first.
+	// Read returns the instance's next Read result, a batch and the error
+	// that came with it, if any (the last batch of a bounded source comes
+	// with end of input), and after it the results the plugin has already
+	// read ahead, up to SourceReadRequest.max_results in all; an error
+	// status means the call had no result. The plugin keeps reading ahead,
+	// up to max_results results beyond those it has sent, unless a result
+	// said the source was caught up or ended; Ack and Close cancel such
+	// reads first and keep what they read.
 	Read(context.Context, *SourceReadRequest) (*SourceReadResponse, error)
 	// Ack acknowledges positions to a source that asked for acks.
 	Ack(context.Context, *SourceAckRequest) (*SourceAckResponse, error)

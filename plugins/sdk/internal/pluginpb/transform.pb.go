@@ -32,7 +32,10 @@ type TransformOpenRequest struct {
 	// The columns of the input rows.
 	Columns []string `protobuf:"bytes,3,rep,name=columns,proto3" json:"columns,omitempty"`
 	// The transform's name in the pipeline.
-	Name          string `protobuf:"bytes,4,opt,name=name,proto3" json:"name,omitempty"`
+	Name string `protobuf:"bytes,4,opt,name=name,proto3" json:"name,omitempty"`
+	// The pipeline's name (sdk.Settings.Pipeline); empty from an older
+	// host.
+	Pipeline      string `protobuf:"bytes,5,opt,name=pipeline,proto3" json:"pipeline,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -91,6 +94,13 @@ func (x *TransformOpenRequest) GetColumns() []string {
 func (x *TransformOpenRequest) GetName() string {
 	if x != nil {
 		return x.Name
+	}
+	return ""
+}
+
+func (x *TransformOpenRequest) GetPipeline() string {
+	if x != nil {
+		return x.Pipeline
 	}
 	return ""
 }
@@ -328,12 +338,13 @@ var File_flowctl_plugin_v1_transform_proto protoreflect.FileDescriptor
 
 const file_flowctl_plugin_v1_transform_proto_rawDesc = "" +
 	"\n" +
-	"!flowctl/plugin/v1/transform.proto\x12\x11flowctl.plugin.v1\x1a\x1dflowctl/plugin/v1/value.proto\"t\n" +
+	"!flowctl/plugin/v1/transform.proto\x12\x11flowctl.plugin.v1\x1a\x1dflowctl/plugin/v1/value.proto\"\x90\x01\n" +
 	"\x14TransformOpenRequest\x12\x16\n" +
 	"\x06plugin\x18\x01 \x01(\tR\x06plugin\x12\x16\n" +
 	"\x06config\x18\x02 \x01(\fR\x06config\x12\x18\n" +
 	"\acolumns\x18\x03 \x03(\tR\acolumns\x12\x12\n" +
-	"\x04name\x18\x04 \x01(\tR\x04name\"M\n" +
+	"\x04name\x18\x04 \x01(\tR\x04name\x12\x1a\n" +
+	"\bpipeline\x18\x05 \x01(\tR\bpipeline\"M\n" +
 	"\x15TransformOpenResponse\x12\x1a\n" +
 	"\binstance\x18\x01 \x01(\x04R\binstance\x12\x18\n" +
 	"\acolumns\x18\x02 \x03(\tR\acolumns\"b\n" +

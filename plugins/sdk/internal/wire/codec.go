@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/encoding"
 	protocodec "google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // Encoded is a hot message already encoded as protobuf, held in a pooled
@@ -35,6 +36,53 @@ func (e *Encoded) Bytes() []byte {
 	return *e.buf
 }
 
+// Parts is a hot message sent as encoded parts one after the other: the
+// first as it is, each other one as field num of the message, a nested
+// message. The parts are not copied together. It is sent once.
+type Parts struct {
+	first *Encoded
+	num   protowire.Number
+	rest  []*Encoded
+}
+
+// NewParts returns the message of first followed by each of rest as field
+// num.
+func NewParts(first *Encoded, num protowire.Number, rest ...*Encoded) *Parts {
+	return &Parts{first: first, num: num, rest: rest}
+}
+
+// buffers returns the message's buffers, handing the parts' buffers over
+// to gRPC, which recycles them once it has sent them.
+func (p *Parts) buffers() (mem.BufferSlice, error) {
+	first, err := p.first.take()
+	if err != nil {
+		return nil, err
+	}
+	out := make(mem.BufferSlice, 0, 1+2*len(p.rest))
+	out = append(out, first)
+	for _, e := range p.rest {
+		hdr := protowire.AppendTag(make([]byte, 0, 16), p.num, protowire.BytesType)
+		hdr = protowire.AppendVarint(hdr, uint64(len(e.Bytes())))
+		b, err := e.take()
+		if err != nil {
+			out.Free()
+			return nil, err
+		}
+		out = append(out, mem.SliceBuffer(hdr), b)
+	}
+	return out, nil
+}
+
+// take hands the encoding over as a buffer gRPC recycles once sent.
+func (e *Encoded) take() (mem.Buffer, error) {
+	if e.buf == nil {
+		return nil, errors.New("wire: encoded message sent twice")
+	}
+	buf := e.buf
+	e.buf = nil
+	return mem.NewBuffer(buf, pool), nil
+}
+
 // Unmarshaler is implemented by the hot messages that decode themselves
 // from protobuf wire bytes.
 type Unmarshaler interface {
@@ -43,8 +91,8 @@ type Unmarshaler interface {
 	UnmarshalWire(b []byte) error
 }
 
-// Codec is the gRPC codec of both ends: an Encoded message is sent as it
-// is, an Unmarshaler decodes itself, and any other message goes through
+// Codec is the gRPC codec of both ends: an Encoded message or Parts is
+// sent as it is, an Unmarshaler decodes itself, and any other message goes through
 // gRPC's protobuf codec. It is named "proto" because what it writes is protobuf, so a
 // plugin in another language sees ordinary gRPC.
 type Codec struct{}
@@ -56,16 +104,17 @@ func (Codec) Name() string { return protocodec.Name }
 
 // Marshal implements encoding.CodecV2.
 func (Codec) Marshal(v any) (mem.BufferSlice, error) {
-	e, ok := v.(*Encoded)
-	if !ok {
-		return protoCodec().Marshal(v)
+	switch v := v.(type) {
+	case *Encoded:
+		b, err := v.take()
+		if err != nil {
+			return nil, err
+		}
+		return mem.BufferSlice{b}, nil
+	case *Parts:
+		return v.buffers()
 	}
-	if e.buf == nil {
-		return nil, errors.New("wire: encoded message sent twice")
-	}
-	buf := e.buf
-	e.buf = nil
-	return mem.BufferSlice{mem.NewBuffer(buf, pool)}, nil
+	return protoCodec().Marshal(v)
 }
 
 // Unmarshal implements encoding.CodecV2.

@@ -10,9 +10,11 @@ import (
 // Field numbers of the hot messages, which both ends encode and decode by
 // hand. TestFieldNumbers checks them against the generated descriptors.
 const (
-	// flowctl.plugin.v1.SourceReadResponse
+	// flowctl.plugin.v1.SourceReadResponse, whose fields 1 and 2 are
+	// also those of a SourceReadResult
 	ReadResponseBatch protowire.Number = 1
 	ReadResponseError protowire.Number = 2
+	ReadResponseMore  protowire.Number = 3
 
 	// flowctl.plugin.v1.Batch
 	BatchMessages   protowire.Number = 1

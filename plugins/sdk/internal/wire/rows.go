@@ -45,11 +45,31 @@ func column(columns []string, j int) string {
 }
 
 // Rows reads a field holding a flowctl.plugin.v1.Rows. The values of all
-// rows share one backing array.
+// rows share one backing array, sized by a first pass that counts the
+// rows.
 func (r *Reader) Rows(typ protowire.Type) (columns []string, rows [][]any, err error) {
 	m, err := r.Message(typ)
 	if err != nil {
 		return nil, nil, err
+	}
+	count, width, size := 0, 0, len(m.b)
+	for first := m; !first.Done(); {
+		num, typ, err := first.Next()
+		if err != nil {
+			return nil, nil, err
+		}
+		switch num {
+		case rowsRows:
+			count++
+		case rowsColumns:
+			width++
+		}
+		if err := first.Skip(num, typ); err != nil {
+			return nil, nil, err
+		}
+	}
+	if count > 0 {
+		rows = make([][]any, 0, count)
 	}
 	var values []any
 	for !m.Done() {
@@ -70,7 +90,9 @@ func (r *Reader) Rows(typ protowire.Type) (columns []string, rows [][]any, err e
 				return nil, nil, err
 			}
 			if values == nil {
-				values = make([]any, 0, max(len(columns), 1)*256)
+				// Every value takes two bytes at least, which bounds
+				// what a hostile message can make this allocate.
+				values = make([]any, 0, min(max(width, 1)*count, size/2))
 			}
 			start := len(values)
 			for !row.Done() {

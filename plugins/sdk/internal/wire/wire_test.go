@@ -45,6 +45,9 @@ func TestFieldNumbers(t *testing.T) {
 	}{
 		{&pb.SourceReadResponse{}, "batch", ReadResponseBatch},
 		{&pb.SourceReadResponse{}, "error", ReadResponseError},
+		{&pb.SourceReadResponse{}, "more", ReadResponseMore},
+		{&pb.SourceReadResult{}, "batch", ReadResponseBatch},
+		{&pb.SourceReadResult{}, "error", ReadResponseError},
 		{&pb.Batch{}, "messages", BatchMessages},
 		{&pb.Batch{}, "caught_up", BatchCaughtUp},
 		{&pb.Batch{}, "layouts", BatchLayouts},
