@@ -196,6 +196,7 @@ type table[T any] struct {
 // SDK promises plugins.
 type instance[T any] struct {
 	mu     sync.Mutex
+	ackMu  sync.Mutex // serializes Acks, which may overlap a Read (see Acker)
 	plugin T
 	// Capabilities the host is told about at Open.
 	acker     Acker
@@ -384,9 +385,11 @@ func (v sourceService) Ack(ctx context.Context, req *pb.SourceAckRequest) (*pb.S
 	if in.acker == nil {
 		return &pb.SourceAckResponse{}, nil
 	}
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	in.settle()
+	// Not under in.mu: a Read may be waiting for data, and the host
+	// acknowledges at checkpoints without waiting for it (Acker allows
+	// Ack during a Read).
+	in.ackMu.Lock()
+	defer in.ackMu.Unlock()
 	if err := in.acker.Ack(ctx, positionsFromPB(req.Positions)); err != nil {
 		return nil, statusError(err)
 	}

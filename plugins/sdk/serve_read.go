@@ -197,8 +197,8 @@ func (r *reader) take(ctx context.Context, src Source, max int) ([]readResult, e
 // it that are ready, up to that many, and the source reads at most that
 // many results beyond those sent, so flow control stays the host's. A
 // caught-up source is not read ahead, since the read would only wait.
-// Ack and Close stop the read-ahead first (a cancelled Read consumes
-// nothing) and keep what it had already read.
+// Close stops the read-ahead first (a cancelled Read consumes
+// nothing) and keeps what it had already read; Ack runs beside reads.
 func (s *server) handleRead(ctx context.Context, dec func(any) error) (any, error) {
 	req := new(pb.SourceReadRequest)
 	if err := dec(req); err != nil {
