@@ -40,6 +40,9 @@ func TestExamplesValidate(t *testing.T) {
 	if os.Getenv("FLOWCTL_PG_DSN") == "" {
 		t.Setenv("FLOWCTL_PG_DSN", "postgres://127.0.0.1:5432/shop")
 	}
+	if os.Getenv("KAFKA_BROKERS") == "" {
+		t.Setenv("KAFKA_BROKERS", "127.0.0.1:9092")
+	}
 	files, _ := filepath.Glob("*.yaml")
 	if len(files) == 0 {
 		t.Fatal("no example pipelines")

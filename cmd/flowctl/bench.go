@@ -14,6 +14,7 @@ func newBench() *cobra.Command {
 	var (
 		n, runs, rate int
 		latencyFor    time.Duration
+		kafka         string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -30,6 +31,9 @@ from an event's creation to its window row reaching the sink.`,
 				return failed(err)
 			}
 			defer os.RemoveAll(dir)
+			if kafka != "" {
+				return benchKafka(cmd, dir, kafka, n, rate, latencyFor)
+			}
 			cat, err := newCatalog()
 			if err != nil {
 				return failed(err)
@@ -84,5 +88,6 @@ from an event's creation to its window row reaching the sink.`,
 	cmd.Flags().IntVar(&runs, "runs", 3, "runs per pipeline; the best is reported")
 	cmd.Flags().IntVar(&rate, "latency-rate", 100_000, "events/s fed to the stream latency run; 0 skips it")
 	cmd.Flags().DurationVar(&latencyFor, "latency-for", 5*time.Second, "how long the latency run lasts")
+	cmd.Flags().StringVar(&kafka, "kafka", "", "a Kafka broker (host:port): run the Kafka → window → Kafka benchmarks against it instead")
 	return cmd
 }

@@ -146,9 +146,8 @@ func (s *remoteSource) readAhead(ctx context.Context) {
 	}()
 }
 
-// settle stops the call made ahead, if any, before another call on the
-// instance, which the plugin would otherwise serve only once the source
-// has read. Results the call already had are kept for the next Read; a
+// settle stops the call made ahead, if any, before Close, which the
+// plugin would otherwise serve only once the source has read. Results the call already had are kept for the next Read; a
 // call stopped before it had them took nothing, and the plugin sends
 // them again.
 func (s *remoteSource) settle() {
@@ -164,12 +163,13 @@ func (s *remoteSource) settle() {
 }
 
 // Ack passes positions on to the plugin's source if it implements
-// sdk.Acker, and does nothing otherwise.
+// sdk.Acker, and does nothing otherwise. It may overlap a Read (see
+// sdk.Acker): it leaves the read made ahead alone, and the plugin serves
+// it beside the source's reads.
 func (s *remoteSource) Ack(ctx context.Context, positions []sdk.Position) error {
 	if !s.open || !s.acks {
 		return nil
 	}
-	s.settle()
 	_, err := s.c.source.Ack(ctx, &pb.SourceAckRequest{Instance: s.id, Positions: positionsToPB(positions)})
 	if err != nil {
 		return callError(ctx, err)
