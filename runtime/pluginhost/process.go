@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -166,7 +167,13 @@ func (p *process) startError(t target, err error) error {
 	if p.cmd.Process != nil {
 		p.pid = p.cmd.Process.Pid
 	}
-	return &ProcessError{Label: p.label, Path: p.path, Pid: p.pid, Status: p.status(), Stderr: p.tail.last(), Err: fmt.Errorf("start: %w", err)}
+	status := p.status()
+	if p.pid != 0 && strings.HasPrefix(status, "signal: ") {
+		// It started and was killed during the handshake: a crash like
+		// any other, which the engine answers by starting it again.
+		err = fmt.Errorf("%w: %w", pluginrpc.ErrTransport, err)
+	}
+	return &ProcessError{Label: p.label, Path: p.path, Pid: p.pid, Status: status, Stderr: p.tail.last(), Err: fmt.Errorf("start: %w", err)}
 }
 
 // logLine returns what the process's stderr lines go to: the host's log
