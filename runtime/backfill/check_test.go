@@ -90,7 +90,7 @@ func TestCheck(t *testing.T) {
 		{name: "daily windows in weekly slices", win: "{tumbling: 24h}", from: "2026-03-01", to: "2026-03-29", every: 7 * day},
 		{
 			name: "a source that cannot seek", source: generateSource, win: "{tumbling: 24h}", from: "2026-03-01", to: "2026-03-04", every: day,
-			want: []string{"source payments: plugin generate cannot seek by event time, so every slice would read all of it; sources that can: parquet"},
+			want: []string{"source payments: plugin generate cannot seek by event time, so every slice would read all of it; sources that can: parquet, postgres"},
 		},
 		{
 			name: "a sink that cannot take slices side by side", sink: fileSink, win: "{tumbling: 24h}", from: "2026-03-01", to: "2026-03-04", every: day,
@@ -132,7 +132,7 @@ func TestCheck(t *testing.T) {
 		{
 			name: "every problem at once", source: generateSource, sink: fileSink, win: "{tumbling: 2h}", from: "2026-03-01T01:00:00Z", to: "2026-03-03", every: day,
 			want: []string{
-				"source payments: plugin generate cannot seek by event time, so every slice would read all of it; sources that can: parquet",
+				"source payments: plugin generate cannot seek by event time, so every slice would read all of it; sources that can: parquet, postgres",
 				"aggregate daily: 2026-03-01T01:00:00Z splits a tumbling window of 2h, and the backfill would write a row for part of it over the row of the whole; choose --from and --to at multiples of 2h",
 				"sink gold: plugin file cannot take the rows of several slices side by side: each slice would replace what the others wrote; sinks that can: parquet, or backfill in one slice (--slice 47h)",
 			},
