@@ -356,9 +356,8 @@ func TestKafkaHourlyRevenue(t *testing.T) {
 	}{
 		{config.Stream, []string{bounded}},
 		{config.MicroBatch, []string{bounded, "trigger.every=10ms", "trigger.max_records=400"}},
-		// Batch mode does not yet make the source bounded by itself (see
-		// TestKafkaBatchEnds).
-		{config.Batch, []string{bounded}},
+		{config.Batch, nil}, // a batch run makes the source bounded
+
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.mode), func(t *testing.T) {
@@ -455,12 +454,9 @@ func TestKafkaUnreadPartitionsHoldWatermark(t *testing.T) {
 }
 
 // TestKafkaBatchEnds runs the example in batch mode without `bounded`:
-// the issue asks that a Kafka source in batch mode read up to the end
-// offsets found when the run starts and then end. It fails today: the
-// engine does not tell a source that the run is a batch run, so the
-// source waits for more records and the run never ends.
+// a Kafka source in a batch run (sdk.OpenRequest.Bounded) reads up to the
+// end offsets found when the run starts and then ends.
 func TestKafkaBatchEnds(t *testing.T) {
-	t.Skip("engine gap: batch mode does not make the kafka source bounded; remove this line to reproduce")
 	t.Parallel()
 	addr := paymentsCluster(t, 1)
 	ps := genPayments(rand.New(rand.NewPCG(8, 8)), 500, time.Date(2026, 3, 17, 8, 0, 0, 0, time.UTC))

@@ -361,6 +361,7 @@ func (v sourceService) Open(ctx context.Context, req *pb.SourceOpenRequest) (*pb
 		Config:   req.Config,
 		Format:   req.Format,
 		Resume:   positionsFromPB(req.Resume),
+		Bounded:  req.Bounded,
 		Settings: v.s.settings(KindSource, req.Plugin, req.Name, req.Pipeline, req.Instance),
 	}
 	if err := src.Open(ctx, open); err != nil {

@@ -13,6 +13,11 @@ type OpenRequest struct {
 	// Resume holds, per partition, the position of the last message the
 	// host acknowledged; reading continues after it. Empty on a fresh start.
 	Resume []Position
+	// Bounded says the run is a batch run: a source that could go on
+	// forever (a topic, a polled table) delivers what is there when it
+	// opens and then returns ErrEndOfInput, as with its own bounded
+	// setting. Sources that always end may ignore it.
+	Bounded bool
 	// Settings carries what the host provides besides the user's config.
 	Settings Settings
 }

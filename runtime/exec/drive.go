@@ -49,7 +49,7 @@ func (e *engine) run(ctx context.Context, cancel context.CancelCauseFunc) (err e
 		k.run(sinkCtx)
 	}
 	for _, s := range e.srcs {
-		if err := s.open(ctx, e.plan.Pipeline.Name.Value); err != nil {
+		if err := s.open(ctx, e.plan.Pipeline.Name.Value, e.batch); err != nil {
 			return err
 		}
 		defer s.close(context.WithoutCancel(ctx))

@@ -57,7 +57,7 @@ func newSourceRT(s *stageRT) *sourceRT {
 	return &sourceRT{stage: s, parts: map[string]*partition{}}
 }
 
-func (s *sourceRT) open(ctx context.Context, pipeline string) error {
+func (s *sourceRT) open(ctx context.Context, pipeline string, bounded bool) error {
 	st := s.stage.st
 	// A schemaless decoder grows the layout the plan compiled expressions
 	// and sinks against.
@@ -69,7 +69,7 @@ func (s *sourceRT) open(ctx context.Context, pipeline string) error {
 	s.src = st.Plugin.NewSource()
 	s.acker, _ = s.src.(sdk.Acker)
 	err = s.src.Open(ctx, sdk.OpenRequest{
-		Config: st.Config.JSON, Format: st.Format, Resume: s.resume,
+		Config: st.Config.JSON, Format: st.Format, Resume: s.resume, Bounded: bounded,
 		Settings: sdk.Settings{Name: st.Name, Pipeline: pipeline, Instance: s.instance},
 	})
 	if err != nil {

@@ -14,7 +14,7 @@ import (
 type instanceSource struct{ j *journal }
 
 func (s instanceSource) Open(_ context.Context, req sdk.OpenRequest) error {
-	s.j.add("source %q", req.Settings.Instance)
+	s.j.add("source %q bounded %v", req.Settings.Instance, req.Bounded)
 	return nil
 }
 func (instanceSource) Read(context.Context) (sdk.Batch, error) { return sdk.Batch{}, sdk.ErrEndOfInput }
@@ -60,7 +60,7 @@ func TestBackfillCapabilities(t *testing.T) {
 	for _, instance := range []string{"2026-03-01T00:00:00Z/2026-03-02T00:00:00Z", ""} {
 		settings := sdk.Settings{Name: "stage", Pipeline: "p", Instance: instance}
 		src := pluginByName(t, plugins, "s").NewSource()
-		if err := src.Open(ctx, sdk.OpenRequest{Settings: settings}); err != nil {
+		if err := src.Open(ctx, sdk.OpenRequest{Settings: settings, Bounded: instance != ""}); err != nil {
 			t.Fatal(err)
 		}
 		sink := pluginByName(t, plugins, "k").NewSink()
@@ -74,8 +74,8 @@ func TestBackfillCapabilities(t *testing.T) {
 		}
 	}
 	want := []string{
-		`source "2026-03-01T00:00:00Z/2026-03-02T00:00:00Z"`, `sink "2026-03-01T00:00:00Z/2026-03-02T00:00:00Z"`,
-		`source ""`, `sink ""`,
+		`source "2026-03-01T00:00:00Z/2026-03-02T00:00:00Z" bounded true`, `sink "2026-03-01T00:00:00Z/2026-03-02T00:00:00Z"`,
+		`source "" bounded false`, `sink ""`,
 	}
 	if diff := cmp.Diff(want, j.take()); diff != "" {
 		t.Errorf("calls (-want +got):\n%s", diff)

@@ -56,6 +56,7 @@ func (s *remoteSource) Open(ctx context.Context, req sdk.OpenRequest) error {
 		Name:     req.Settings.Name,
 		Pipeline: req.Settings.Pipeline,
 		Instance: req.Settings.Instance,
+		Bounded:  req.Bounded,
 	})
 	if err != nil {
 		return callError(ctx, err)

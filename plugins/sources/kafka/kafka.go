@@ -128,6 +128,7 @@ func (s *Source) Open(ctx context.Context, req sdk.OpenRequest) error {
 	if len(diags) > 0 {
 		return configError(diags)
 	}
+	cfg.Bounded = cfg.Bounded || req.Bounded // a batch run reads what is there
 	s.cfg, s.logger, s.retrying = cfg, req.Settings.Logger, make(map[string]string)
 	base, err := cfg.clientOpts()
 	if err != nil {

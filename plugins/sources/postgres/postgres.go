@@ -111,6 +111,7 @@ func (s *Source) Open(ctx context.Context, req sdk.OpenRequest) error {
 	if len(diags) > 0 {
 		return configError(diags)
 	}
+	cfg.Bounded = cfg.Bounded || req.Bounded // a batch run reads what is there
 	s.cfg, s.logger = cfg, req.Settings.Logger
 	s.retryFor, _ = time.ParseDuration(cfg.RetryTimeout)
 	s.pollEvery, _ = time.ParseDuration(cfg.PollInterval)

@@ -40,7 +40,10 @@ type SourceOpenRequest struct {
 	Pipeline string `protobuf:"bytes,6,opt,name=pipeline,proto3" json:"pipeline,omitempty"`
 	// The run's instance (sdk.Settings.Instance); empty for a pipeline's
 	// only run, and from an older host.
-	Instance      string `protobuf:"bytes,7,opt,name=instance,proto3" json:"instance,omitempty"`
+	Instance string `protobuf:"bytes,7,opt,name=instance,proto3" json:"instance,omitempty"`
+	// The run is a batch run (sdk.OpenRequest.Bounded): deliver what is
+	// there at Open, then end. False from an older host.
+	Bounded       bool `protobuf:"varint,8,opt,name=bounded,proto3" json:"bounded,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -122,6 +125,13 @@ func (x *SourceOpenRequest) GetInstance() string {
 		return x.Instance
 	}
 	return ""
+}
+
+func (x *SourceOpenRequest) GetBounded() bool {
+	if x != nil {
+		return x.Bounded
+	}
+	return false
 }
 
 type SourceOpenResponse struct {
@@ -535,7 +545,7 @@ var File_flowctl_plugin_v1_source_proto protoreflect.FileDescriptor
 
 const file_flowctl_plugin_v1_source_proto_rawDesc = "" +
 	"\n" +
-	"\x1eflowctl/plugin/v1/source.proto\x12\x11flowctl.plugin.v1\x1a\x1dflowctl/plugin/v1/value.proto\x1a\x1eflowctl/plugin/v1/plugin.proto\"\xdc\x01\n" +
+	"\x1eflowctl/plugin/v1/source.proto\x12\x11flowctl.plugin.v1\x1a\x1dflowctl/plugin/v1/value.proto\x1a\x1eflowctl/plugin/v1/plugin.proto\"\xf6\x01\n" +
 	"\x11SourceOpenRequest\x12\x16\n" +
 	"\x06plugin\x18\x01 \x01(\tR\x06plugin\x12\x16\n" +
 	"\x06config\x18\x02 \x01(\fR\x06config\x12\x16\n" +
@@ -543,7 +553,8 @@ const file_flowctl_plugin_v1_source_proto_rawDesc = "" +
 	"\x06resume\x18\x04 \x03(\v2\x1b.flowctl.plugin.v1.PositionR\x06resume\x12\x12\n" +
 	"\x04name\x18\x05 \x01(\tR\x04name\x12\x1a\n" +
 	"\bpipeline\x18\x06 \x01(\tR\bpipeline\x12\x1a\n" +
-	"\binstance\x18\a \x01(\tR\binstance\"D\n" +
+	"\binstance\x18\a \x01(\tR\binstance\x12\x18\n" +
+	"\abounded\x18\b \x01(\bR\abounded\"D\n" +
 	"\x12SourceOpenResponse\x12\x1a\n" +
 	"\binstance\x18\x01 \x01(\x04R\binstance\x12\x12\n" +
 	"\x04acks\x18\x02 \x01(\bR\x04acks\"b\n" +
