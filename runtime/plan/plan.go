@@ -160,9 +160,8 @@ func Compile(p *config.Pipeline, cat *catalog.Catalog, mode config.Mode) (*Plan,
 	}
 	if t := p.Trigger; t != nil {
 		pl.Trigger = Trigger{Every: t.Every.Value, Once: t.Once.Value, AvailableNow: t.AvailableNow.Value, MaxRecords: t.MaxRecords.Value}
-		if pl.Mode != config.MicroBatch {
-			ds.Warn(t.Pos, "trigger", "trigger applies only in micro-batch mode; this run is in %s mode", pl.Mode)
-		}
+		// A trigger is used only in micro-batch mode; a pipeline keeps
+		// one for `flowctl run --mode micro-batch` (DESIGN's example).
 	}
 	if g == nil {
 		ds.Sort()
