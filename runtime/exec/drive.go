@@ -33,14 +33,21 @@ func (e *engine) run(ctx context.Context, cancel context.CancelCauseFunc) (err e
 			}
 		}
 	}()
-	for _, k := range e.allSinks() {
+	// Stages open in parallel: each may start a plugin process.
+	sinks := e.allSinks()
+	sinkErrs := inParallel(len(sinks), func(i int) error {
 		if e.plan.Mode == config.Stream {
-			k.linger = lingerStream
+			sinks[i].linger = lingerStream
 		}
-		if err := k.open(sinkCtx, e.plan.Pipeline.Name.Value); err != nil {
-			return err
+		return sinks[i].open(sinkCtx, e.plan.Pipeline.Name.Value)
+	})
+	for i, k := range sinks {
+		if sinkErrs[i] == nil {
+			opened = append(opened, k)
 		}
-		opened = append(opened, k)
+	}
+	if err := firstError(sinkErrs); err != nil {
+		return err
 	}
 	if err := e.recover(sinkCtx); err != nil {
 		return err
@@ -48,11 +55,16 @@ func (e *engine) run(ctx context.Context, cancel context.CancelCauseFunc) (err e
 	for _, k := range opened {
 		k.run(sinkCtx)
 	}
-	for _, s := range e.srcs {
-		if err := s.open(ctx, e.plan.Pipeline.Name.Value, e.batch); err != nil {
-			return err
+	srcErrs := inParallel(len(e.srcs), func(i int) error {
+		return e.srcs[i].open(ctx, e.plan.Pipeline.Name.Value, e.batch)
+	})
+	for i, s := range e.srcs {
+		if srcErrs[i] == nil {
+			defer s.close(context.WithoutCancel(ctx))
 		}
-		defer s.close(context.WithoutCancel(ctx))
+	}
+	if err := firstError(srcErrs); err != nil {
+		return err
 	}
 	chunks := make(chan *chunk, 2*len(e.srcs))
 	var readers sync.WaitGroup
@@ -372,4 +384,25 @@ func (e *engine) progress() {
 		e.lastProgress = now
 		e.opts.Progress(e.summary())
 	}
+}
+
+// inParallel runs f for 0..n-1 at once and returns each one's error.
+func inParallel(n int, f func(i int) error) []error {
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { errs[i] = f(i) })
+	}
+	wg.Wait()
+	return errs
+}
+
+// firstError returns the first non-nil error, in stage order.
+func firstError(errs []error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
