@@ -431,13 +431,11 @@ func TestKafkaHourlyRevenueStopped(t *testing.T) {
 // TestKafkaUnreadPartitionsHoldWatermark reads a backlog of three
 // partitions in stream and micro-batch mode. Its disorder is within the
 // lateness, so no record may be late and the output must equal the
-// reference. It fails today: the engine learns of a partition only from
-// its first record (runtime/exec/source.go, sourceRT.watermark), and the
-// kafka source hands over each fetched partition's records one partition
-// after the other, so the first partition alone moves the watermark hours
-// ahead and the other partitions' records are all late.
+// reference. The kafka source hands over each fetched partition's records
+// one partition after the other; without its declaring the partitions it
+// will read (sdk.Batch.Partitions), the first partition alone would move
+// the watermark hours ahead and the others' records would all be late.
 func TestKafkaUnreadPartitionsHoldWatermark(t *testing.T) {
-	t.Skip("engine bug: partitions the source reads but the engine has not yet seen a record of do not hold the watermark back; remove this line to reproduce")
 	for _, mode := range []config.Mode{config.Stream, config.MicroBatch} {
 		t.Run(string(mode), func(t *testing.T) {
 			t.Parallel()

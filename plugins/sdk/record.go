@@ -86,6 +86,14 @@ type Batch struct {
 	// up. Sources that cannot tell leave it false; bounded sources end
 	// with ErrEndOfInput instead.
 	CaughtUp bool
+	// Partitions lists partitions the source reads before they deliver a
+	// message (a Kafka topic's partitions, known at Open), once, in the
+	// first batch after it learns of them. Until such a partition
+	// delivers a message, or is silent for the pipeline's idle_timeout,
+	// it holds the watermark back, so that its records are not late
+	// because the other partitions were read first. Sources whose
+	// partitions appear with their messages (files) leave it empty.
+	Partitions []string
 }
 
 // Rows is a batch of output rows sharing one column layout: every row has

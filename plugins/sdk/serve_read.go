@@ -133,7 +133,7 @@ func (r *reader) settle() {
 			res.err = nil
 			res.enc, res.encErr = nil, nil
 		}
-		if res.err != nil || len(res.batch.Messages) > 0 || res.batch.CaughtUp {
+		if res.err != nil || len(res.batch.Messages) > 0 || res.batch.CaughtUp || len(res.batch.Partitions) > 0 {
 			r.pending = append(r.pending, res)
 		}
 	}

@@ -138,6 +138,10 @@ func appendBatch(b []byte, batch Batch) ([]byte, error) {
 		b = protowire.AppendTag(b, wire.BatchCaughtUp, protowire.VarintType)
 		b = protowire.AppendVarint(b, 1)
 	}
+	for _, p := range batch.Partitions {
+		b = protowire.AppendTag(b, wire.BatchKnown, protowire.BytesType)
+		b = protowire.AppendString(b, p)
+	}
 	for _, names := range layouts {
 		var start int
 		b, start = wire.Begin(b, wire.BatchLayouts)

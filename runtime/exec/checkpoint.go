@@ -352,6 +352,9 @@ func (e *engine) snapshot(id uint64) (*checkpoint.Checkpoint, error) {
 	for _, rt := range e.srcs {
 		src := checkpoint.Source{Name: rt.stage.st.Name, Plugin: rt.stage.st.Plugin.Spec.Name}
 		for _, p := range rt.parts {
+			if p.pos.Partition == "" {
+				continue // declared, or only rejected records: nothing to resume after
+			}
 			src.Partitions = append(src.Partitions, checkpoint.Partition{
 				Name: p.name, Offset: p.pos.Offset, Line: p.pos.Line, MaxTime: p.maxT,
 			})

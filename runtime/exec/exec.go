@@ -276,9 +276,10 @@ type chunk struct {
 	src      *sourceRT
 	recs     []record.Record
 	bad      []rejected
-	last     bool  // the source ended
-	caughtUp bool  // the source delivered everything available
-	readAt   int64 // processing time the source returned it, Unix ns
+	last     bool     // the source ended
+	caughtUp bool     // the source delivered everything available
+	readAt   int64    // processing time the source returned it, Unix ns
+	known    []string // partitions the source declared (sdk.Batch.Partitions)
 }
 
 // rejected is a record that never became a record: it did not decode, or
@@ -307,6 +308,9 @@ func (e *engine) process(ctx context.Context, c *chunk) error {
 		}
 	}
 	now := c.readAt
+	if len(c.known) > 0 && !e.batch {
+		src.declare(c.known, now)
+	}
 	if len(c.recs) > 0 && s.idle {
 		s.idle = false
 	}

@@ -49,6 +49,7 @@ type partition struct {
 	name     string
 	maxT     int64 // largest event time seen
 	active   bool  // seen within the idle timeout
+	waiting  bool  // declared by the source, no record yet: holds the watermark
 	lastSeen int64 // processing time of its last record, Unix ns
 	pos      sdk.Position
 }
@@ -98,7 +99,7 @@ func (s *sourceRT) read(ctx context.Context, now func() time.Time, out chan<- *c
 			}
 			return
 		}
-		c := &chunk{src: s, last: end, caughtUp: b.CaughtUp, readAt: now().UnixNano()}
+		c := &chunk{src: s, last: end, caughtUp: b.CaughtUp, readAt: now().UnixNano(), known: b.Partitions}
 		if n := len(b.Messages); n > 0 {
 			if st.Out.Dyn == nil {
 				width = len(st.Out.Names)
@@ -159,11 +160,25 @@ func (s *sourceRT) partition(name string, now int64) *partition {
 		s.last = p
 	}
 	p.lastSeen = now
+	p.waiting = false
 	if !p.active {
 		p.active = true
 		s.minPart = nil // a partition back from idle may hold the minimum
 	}
 	return p
+}
+
+// declare adds the partitions a source named before they delivered a
+// record (sdk.Batch.Partitions): each holds the watermark back until its
+// first record or its idle timeout.
+func (s *sourceRT) declare(names []string, now int64) {
+	for _, name := range names {
+		if _, ok := s.parts[name]; ok {
+			continue
+		}
+		s.parts[name] = &partition{name: name, maxT: math.MinInt64, active: true, waiting: true, lastSeen: now}
+		s.minPart = nil
+	}
 }
 
 // part returns the state of a partition without marking it seen.
@@ -182,6 +197,12 @@ func (s *sourceRT) watermark() int64 {
 	wm := int64(math.MaxInt64)
 	s.minPart = nil
 	for _, p := range s.parts {
+		if p.active && p.waiting {
+			// Nothing from it yet: the watermark waits for it (or for
+			// its idle timeout). Only its first record can move it.
+			s.minPart = p
+			return minWatermark
+		}
 		if p.active && p.maxT != math.MinInt64 && p.maxT < wm {
 			wm, s.minPart = p.maxT, p
 		}

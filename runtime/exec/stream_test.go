@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -336,5 +337,64 @@ sinks:
 				t.Errorf("summary %+v: want stopped after %d triggers with %d read and written", sum, tc.wantTriggers, tc.wantRead)
 			}
 		})
+	}
+}
+
+// TestDeclaredPartitionHoldsWatermark: a partition the source declares
+// (sdk.Batch.Partitions) before its first record holds the watermark back,
+// so its records are not late because another partition was read first;
+// once silent for idle_timeout it lets go.
+func TestDeclaredPartitionHoldsWatermark(t *testing.T) {
+	f := &feed{batches: make(chan sdk.Batch)}
+	c := &collector{rows: make(chan []any, 100)}
+	pl := compileYAML(t, testCatalog(t, f, c), `version: 1
+name: declared
+mode: stream
+sources:
+  - name: in
+    plugin: feed
+    event_time: ts
+    watermark: {lateness: 0s, idle_timeout: 1m}
+transforms:
+  - name: w
+    from: in
+    window: {tumbling: 1m}
+    group_by: [k]
+    aggregate: {n: count()}
+    late: dead_letter
+sinks:
+  - {name: out, from: w, plugin: collect}
+`)
+	clk := &clock{now: time.Unix(1e9, 0)}
+	done := make(chan error, 1)
+	var sum exec.Summary
+	go func() {
+		var err error
+		sum, err = exec.Run(context.Background(), pl, exec.Options{Now: clk.Now, Stderr: &strings.Builder{}})
+		done <- err
+	}()
+	// p1's backlog comes first, far ahead of p2's; p2 was declared.
+	f.batches <- sdk.Batch{Partitions: []string{"p1", "p2"}, Messages: []sdk.Message{msg("p1", 1, "00:01", ""), msg("p1", 2, "09:00", "")}}
+	f.batches <- sdk.Batch{Messages: []sdk.Message{msg("p2", 1, "00:30", "")}}
+	// p2 now holds the watermark at 10:00:30: the 10:00 window is open.
+	select {
+	case r := <-c.rows:
+		t.Fatalf("row %v emitted while the declared partition held the watermark", r)
+	default:
+	}
+	// A declared partition that never delivers lets go after idle_timeout.
+	f.batches <- sdk.Batch{Partitions: []string{"p3"}}
+	clk.Add(2 * time.Minute)
+	f.batches <- sdk.Batch{Messages: []sdk.Message{msg("p1", 3, "09:30", ""), msg("p2", 2, "09:30", "")}}
+	row := receive(t, c.rows)
+	if got := fmt.Sprint(row[0], " ", row[3]); got != "2026-03-17 10:00:00 +0000 UTC 2" {
+		t.Errorf("row %v, want the 10:00 window with p1's and p2's records", row)
+	}
+	close(f.batches)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if sum.Late != 0 {
+		t.Errorf("%d records late, want none", sum.Late)
 	}
 }

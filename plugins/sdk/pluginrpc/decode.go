@@ -125,6 +125,10 @@ func decodeBatch(rd wire.Reader) (sdk.Batch, error) {
 			var p string
 			p, err = first.String(typ)
 			partitions = append(partitions, p)
+		case wire.BatchKnown:
+			var p string
+			p, err = first.String(typ)
+			batch.Partitions = append(batch.Partitions, p)
 		default:
 			err = first.Skip(num, typ)
 		}

@@ -83,6 +83,7 @@ type Source struct {
 	left     int               // bounded: partitions not yet at their end
 	told     bool              // the last batch said CaughtUp
 	err      error             // returned by every Read from now on
+	declared bool              // the partitions with records to read were named to the host
 }
 
 // topicPartition identifies a partition.
@@ -206,6 +207,28 @@ func (s *Source) startConsumer(base []kgo.Opt) error {
 // batch, before it waits. Bounded, Read returns sdk.ErrEndOfInput with the
 // batch that reaches the last end offset.
 func (s *Source) Read(ctx context.Context) (sdk.Batch, error) {
+	// The first batch names the partitions that have records to read,
+	// so that each holds the watermark back until its first record:
+	// reading a backlog one partition after another then makes no other
+	// partition's records late.
+	var toRead []string
+	if !s.declared {
+		for _, p := range s.parts {
+			if p.next < p.end {
+				toRead = append(toRead, p.name)
+			}
+		}
+		slices.Sort(toRead)
+	}
+	b, err := s.read(ctx)
+	if !s.declared && (err == nil || errors.Is(err, sdk.ErrEndOfInput)) {
+		s.declared = true
+		b.Partitions = toRead
+	}
+	return b, err
+}
+
+func (s *Source) read(ctx context.Context) (sdk.Batch, error) {
 	if s.err != nil {
 		return sdk.Batch{}, s.err
 	}

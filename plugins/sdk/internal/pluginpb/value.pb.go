@@ -931,7 +931,10 @@ type Batch struct {
 	// Field-name layouts referred to by Message.layout.
 	Layouts []*Layout `protobuf:"bytes,3,rep,name=layouts,proto3" json:"layouts,omitempty"`
 	// Partition names referred to by Message.partition.
-	Partitions    []string `protobuf:"bytes,4,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	Partitions []string `protobuf:"bytes,4,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	// Partitions the source reads that delivered no message yet
+	// (sdk.Batch.Partitions); empty from an older plugin.
+	Known         []string `protobuf:"bytes,5,rep,name=known,proto3" json:"known,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -990,6 +993,13 @@ func (x *Batch) GetLayouts() []*Layout {
 func (x *Batch) GetPartitions() []string {
 	if x != nil {
 		return x.Partitions
+	}
+	return nil
+}
+
+func (x *Batch) GetKnown() []string {
+	if x != nil {
+		return x.Known
 	}
 	return nil
 }
@@ -1053,14 +1063,15 @@ const file_flowctl_plugin_v1_value_proto_rawDesc = "" +
 	"\x04line\x18\t \x01(\x03R\x04line\x12\x16\n" +
 	"\x06reject\x18\n" +
 	" \x01(\tR\x06rejectB\a\n" +
-	"\x05_time\"\xb1\x01\n" +
+	"\x05_time\"\xc7\x01\n" +
 	"\x05Batch\x126\n" +
 	"\bmessages\x18\x01 \x03(\v2\x1a.flowctl.plugin.v1.MessageR\bmessages\x12\x1b\n" +
 	"\tcaught_up\x18\x02 \x01(\bR\bcaughtUp\x123\n" +
 	"\alayouts\x18\x03 \x03(\v2\x19.flowctl.plugin.v1.LayoutR\alayouts\x12\x1e\n" +
 	"\n" +
 	"partitions\x18\x04 \x03(\tR\n" +
-	"partitions*\x1b\n" +
+	"partitions\x12\x14\n" +
+	"\x05known\x18\x05 \x03(\tR\x05known*\x1b\n" +
 	"\tNullValue\x12\x0e\n" +
 	"\n" +
 	"NULL_VALUE\x10\x00*\x1f\n" +

@@ -21,6 +21,7 @@ const (
 	BatchCaughtUp   protowire.Number = 2
 	BatchLayouts    protowire.Number = 3
 	BatchPartitions protowire.Number = 4
+	BatchKnown      protowire.Number = 5
 
 	// flowctl.plugin.v1.Layout
 	LayoutNames protowire.Number = 1

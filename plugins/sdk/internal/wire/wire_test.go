@@ -52,6 +52,7 @@ func TestFieldNumbers(t *testing.T) {
 		{&pb.Batch{}, "caught_up", BatchCaughtUp},
 		{&pb.Batch{}, "layouts", BatchLayouts},
 		{&pb.Batch{}, "partitions", BatchPartitions},
+		{&pb.Batch{}, "known", BatchKnown},
 		{&pb.Layout{}, "names", LayoutNames},
 		{&pb.Message{}, "payload", MessagePayload},
 		{&pb.Message{}, "layout", MessageLayout},
