@@ -212,11 +212,19 @@ func readLines(t *testing.T, path string) []string {
 // `sink` to a temporary file, and returns the output lines.
 func runExample(t *testing.T, file string, mode config.Mode, sink string, sets ...string) ([]map[string]any, exec.Summary) {
 	t.Helper()
-	out := filepath.Join(t.TempDir(), "out.jsonl")
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.jsonl")
 	sets = append(sets, "sinks."+sink+".config.path="+out)
 	p, ds := config.LoadFileWith(file, config.Options{Sets: sets})
 	if ds.HasErrors() {
 		t.Fatal(ds.Err())
+	}
+	if p.DeadLetter != nil {
+		// Dead letters go to the test's folder, not the source tree.
+		sets = append(sets, "dead_letter.config.path="+filepath.Join(dir, "dead.jsonl"))
+		if p, ds = config.LoadFileWith(file, config.Options{Sets: sets}); ds.HasErrors() {
+			t.Fatal(ds.Err())
+		}
 	}
 	cat, err := catalog.New(builtin.Plugins()...)
 	if err != nil {
