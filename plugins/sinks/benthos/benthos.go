@@ -19,6 +19,7 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	"github.com/flowctl/flowctl/plugins/internal/benthosblock"
 	"github.com/flowctl/flowctl/plugins/sdk"
 )
 
@@ -43,7 +44,7 @@ func Plugin() sdk.Plugin {
 				Required: true,
 				Doc: "The Benthos output block, written as under `output:` in a Benthos config: one output " +
 					"with its fields, and optionally `label` and `processors`. Benthos's linter checks it. " +
-					"Outputs: " + codeList(componentNames(env, "output", nil)) + ".",
+					"Outputs: " + benthosblock.CodeList(benthosblock.ComponentNames(env, "output", nil)) + ".",
 			}, {
 				Name:    "format",
 				Type:    sdk.TypeString,
@@ -78,7 +79,7 @@ func Plugin() sdk.Plugin {
 // outputs of Benthos's core module, but the excluded ones.
 func newEnvironment() *service.Environment {
 	env := service.NewEnvironment()
-	return env.WithOutputs(componentNames(env, "output", excluded)...)
+	return env.WithOutputs(benthosblock.ComponentNames(env, "output", excluded)...)
 }
 
 var (
@@ -108,7 +109,7 @@ type Sink struct {
 // Open builds the Benthos output.
 func (s *Sink) Open(ctx context.Context, req sdk.SinkOpenRequest) error {
 	p, diags := parseConfig(s.env, req.Config)
-	if err := diagnosticsError(diags); err != nil {
+	if err := benthosblock.DiagnosticsError(diags); err != nil {
 		return err
 	}
 	if s.raw = p.Format == formatRaw; s.raw {
@@ -117,24 +118,24 @@ func (s *Sink) Open(ctx context.Context, req sdk.SinkOpenRequest) error {
 			return err
 		}
 	}
-	name, text := p.block.label, p.block.text
+	name, text := p.block.Label, p.block.Text
 	if name == "" {
-		name, text = label, p.block.withLabel(label)
+		name, text = label, p.block.WithLabel(label)
 	}
 	rb := s.env.NewResourceBuilder()
-	rb.SetLogger(newLogger(req.Settings.Logger))
+	rb.SetLogger(benthosblock.NewLogger(req.Settings.Logger))
 	// Benthos checks the block again and builds the output; the errors of
 	// these steps are about the block.
 	if err := rb.AddOutputYAML(text); err != nil {
-		return &sdk.ConfigError{Path: "output", Msg: redact(err.Error())}
+		return &sdk.ConfigError{Path: "output", Msg: benthosblock.Redact(err.Error())}
 	}
 	res, closeRes, err := rb.Build()
 	if err != nil {
-		return &sdk.ConfigError{Path: "output", Msg: redact(err.Error())}
+		return &sdk.ConfigError{Path: "output", Msg: benthosblock.Redact(err.Error())}
 	}
 	s.closeRes = closeRes
 	if err := res.AccessOutput(ctx, name, func(out *service.ResourceOutput) { s.out = out }); err != nil {
-		return &sdk.ConfigError{Path: "output", Msg: redact(err.Error())}
+		return &sdk.ConfigError{Path: "output", Msg: benthosblock.Redact(err.Error())}
 	}
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	s.slots = make(chan struct{}, p.MaxInFlight)
@@ -168,7 +169,7 @@ func (s *Sink) Write(ctx context.Context, rows sdk.Rows) error {
 		err := s.out.WriteBatch(s.ctx, batch)
 		<-s.slots
 		if err != nil {
-			s.fail(wrap(fmt.Sprintf("benthos output: delivery of %d rows failed", len(batch)), err))
+			s.fail(benthosblock.Wrap(fmt.Sprintf("benthos output: delivery of %d rows failed", len(batch)), err))
 		}
 	}()
 	return nil
@@ -259,7 +260,7 @@ func (s *Sink) Close(ctx context.Context) error {
 		errs = append(errs, s.failure())
 	}
 	if err := s.closeRes(ctx); err != nil {
-		errs = append(errs, wrap("benthos output: close", err))
+		errs = append(errs, benthosblock.Wrap("benthos output: close", err))
 	}
 	return errors.Join(errs...)
 }

@@ -1,7 +1,6 @@
 package benthos
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -332,22 +331,6 @@ output:
 				t.Errorf("Validate (-want +got):\n%s", diff)
 			}
 		})
-	}
-}
-
-// TestBlockFileShared checks that the source and the sink hold the same
-// block.go.
-func TestBlockFileShared(t *testing.T) {
-	mine, err := os.ReadFile("block.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	theirs, err := os.ReadFile("../../sources/benthos/block.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(mine, theirs) {
-		t.Error("plugins/sinks/benthos/block.go and plugins/sources/benthos/block.go differ; keep them equal")
 	}
 }
 

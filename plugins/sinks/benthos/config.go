@@ -6,6 +6,7 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	"github.com/flowctl/flowctl/plugins/internal/benthosblock"
 	"github.com/flowctl/flowctl/plugins/sdk"
 )
 
@@ -42,7 +43,7 @@ type Config struct {
 // parsed is a checked config.
 type parsed struct {
 	Config
-	block *block
+	block *benthosblock.Block
 }
 
 // parseConfig decodes a config block and lints its output block with
@@ -72,12 +73,12 @@ func parseConfig(env *service.Environment, config []byte) (parsed, []sdk.Diagnos
 	if len(p.Output) == 0 || string(p.Output) == "null" {
 		return p, append(diags, sdk.Diagnostic{Path: "output", Msg: "missing the Benthos output block"})
 	}
-	b, err := newBlock("output", p.Output)
+	b, err := benthosblock.New("output", p.Output)
 	if err != nil {
 		return p, append(diags, sdk.Diagnostic{Path: "output", Msg: err.Error()})
 	}
 	p.block = b
-	return p, append(diags, b.lint(env, "output")...)
+	return p, append(diags, b.Lint(env, "output")...)
 }
 
 // columnIndex returns the index of the raw format's column among columns.

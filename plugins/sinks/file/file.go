@@ -118,8 +118,8 @@ func (s *Sink) startPending() error {
 	return nil
 }
 
-// Write buffers rows; they reach the file when the buffer fills, at Flush
-// and at Close.
+// Write buffers rows in the staging file; they reach the output file when
+// the checkpoint that covers them commits.
 func (s *Sink) Write(_ context.Context, rows sdk.Rows) error {
 	if s.err != nil {
 		return s.err

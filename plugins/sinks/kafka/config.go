@@ -7,6 +7,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/flowctl/flowctl/plugins/internal/kafkaconn"
 	"github.com/flowctl/flowctl/plugins/sdk"
 )
 
@@ -34,7 +35,7 @@ var compressionNames = []string{"none", "gzip", "snappy", "lz4", "zstd"}
 
 // Config is the kafka sink's config block.
 type Config struct {
-	Conn
+	kafkaconn.Conn
 	// Topic is the topic every row goes to; TopicColumn the alternative.
 	Topic string `json:"topic"`
 	// TopicColumn names the column holding each row's topic.
@@ -65,7 +66,7 @@ type Config struct {
 
 // fields are the config fields of the spec.
 func fields() []sdk.FieldSpec {
-	fs := []sdk.FieldSpec{brokersField(), {
+	fs := []sdk.FieldSpec{kafkaconn.BrokersField(), {
 		Name: "topic",
 		Type: sdk.TypeString,
 		Doc:  "The topic every row is written to. Set this or `topic_column`.",
@@ -124,7 +125,7 @@ func fields() []sdk.FieldSpec {
 		Doc: "The topic of the commit markers, which record the last checkpoint each sink wrote; " +
 			"created (one partition, compacted) if missing.",
 	}}
-	return append(fs, connFields()...)
+	return append(fs, kafkaconn.Fields()...)
 }
 
 // transactionTimeout returns the transaction timeout; c must be valid.
@@ -138,14 +139,14 @@ func (c *Config) transactionTimeout() time.Duration {
 
 // Validate reports the problems of c, keyed by field.
 func (c *Config) Validate() []sdk.Diagnostic {
-	diags := c.validate(nil)
+	diags := c.Conn.Validate(nil)
 	switch {
 	case c.Topic == "" && c.TopicColumn == "":
 		diags = append(diags, sdk.Diagnostic{Path: "topic", Msg: "set topic or topic_column"})
 	case c.Topic != "" && c.TopicColumn != "":
 		diags = append(diags, sdk.Diagnostic{Path: "topic_column", Msg: "set only one of topic and topic_column"})
 	case c.Topic != "":
-		if msg := checkTopic(c.Topic); msg != "" {
+		if msg := kafkaconn.CheckTopic(c.Topic); msg != "" {
 			diags = append(diags, sdk.Diagnostic{Path: "topic", Msg: msg})
 		}
 	}
@@ -176,7 +177,7 @@ func (c *Config) Validate() []sdk.Diagnostic {
 	if d, err := time.ParseDuration(c.TransactionTimeout); err != nil || d < time.Second {
 		diags = append(diags, sdk.Diagnostic{Path: "transaction_timeout", Msg: fmt.Sprintf("%q is not a duration of at least 1s", c.TransactionTimeout)})
 	}
-	if msg := checkTopic(c.MarkerTopic); msg != "" {
+	if msg := kafkaconn.CheckTopic(c.MarkerTopic); msg != "" {
 		diags = append(diags, sdk.Diagnostic{Path: "marker_topic", Msg: msg})
 	}
 	return diags
@@ -186,7 +187,7 @@ func (c *Config) Validate() []sdk.Diagnostic {
 // defaults for the fields it lacks.
 func parseConfig(config []byte) (Config, []sdk.Diagnostic) {
 	c := Config{
-		Conn:               Conn{ClientID: defaultClient, ConnectTimeout: "10s"},
+		Conn:               kafkaconn.Conn{ClientID: kafkaconn.DefaultClient, ConnectTimeout: "10s"},
 		Compression:        "none",
 		Acks:               acksAll,
 		Idempotent:         true,

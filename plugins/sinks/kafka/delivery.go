@@ -58,7 +58,7 @@ func atLeastOnce(why string) sdk.DeliveryReport {
 
 // topicCompacted asks the brokers whether the sink's topic is compacted.
 func topicCompacted(cfg Config) (bool, string, error) {
-	opts, err := cfg.clientOpts()
+	opts, err := cfg.ClientOpts()
 	if err != nil {
 		return false, "", err
 	}
@@ -67,7 +67,7 @@ func topicCompacted(cfg Config) (bool, string, error) {
 		return false, "", err
 	}
 	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), min(deliveryTimeout, cfg.connectTimeout()))
+	ctx, cancel := context.WithTimeout(context.Background(), min(deliveryTimeout, cfg.Timeout()))
 	defer cancel()
 	ok, policy, err := compacted(ctx, kadm.NewClient(cl), cfg.Topic)
 	if se, isShard := errors.AsType[*kadm.ShardErrors](err); isShard && len(se.Errs) > 0 {

@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/flowctl/flowctl/plugins/internal/kafkaconn"
 	"github.com/flowctl/flowctl/plugins/sdk"
 )
 
@@ -94,7 +95,7 @@ func (s *Sink) Open(ctx context.Context, req sdk.SinkOpenRequest) error {
 			return err
 		}
 	}
-	opts, err := cfg.clientOpts()
+	opts, err := cfg.ClientOpts()
 	if err != nil {
 		return err
 	}
@@ -104,11 +105,11 @@ func (s *Sink) Open(ctx context.Context, req sdk.SinkOpenRequest) error {
 	s.adm = kadm.NewClient(s.cl)
 	s.slots = make(chan struct{}, maxInFlight)
 	s.topics = make(map[string]bool)
-	octx, cancel := context.WithTimeout(ctx, cfg.connectTimeout())
+	octx, cancel := context.WithTimeout(ctx, cfg.Timeout())
 	defer cancel()
 	if err := s.connect(octx); err != nil {
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-			return fmt.Errorf("brokers %s: no answer within connect_timeout %s: %w", strings.Join(cfg.Brokers, ","), cfg.connectTimeout(), err)
+			return fmt.Errorf("brokers %s: no answer within connect_timeout %s: %w", strings.Join(cfg.Brokers, ","), cfg.Timeout(), err)
 		}
 		return err
 	}
@@ -321,7 +322,7 @@ func (s *Sink) rowTopic(v any) (string, error) {
 		return "", fmt.Errorf("topic_column %q is %s, want a topic name", s.cfg.TopicColumn, describe(v))
 	}
 	if !s.topics[topic] {
-		if msg := checkTopic(topic); msg != "" {
+		if msg := kafkaconn.CheckTopic(topic); msg != "" {
 			return "", fmt.Errorf("topic_column %q: %s", s.cfg.TopicColumn, msg)
 		}
 		if len(s.topics) < 1024 {

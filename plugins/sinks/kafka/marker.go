@@ -125,7 +125,7 @@ func (s *Sink) lastMarker(ctx context.Context, p int32, start, end int64) (marke
 // It waits for transactions open below to, of other sinks, to end.
 func (s *Sink) scanWindow(ctx context.Context, p int32, from, to int64) (*kgo.Record, error) {
 	topic := s.cfg.MarkerTopic
-	opts, err := s.cfg.clientOpts()
+	opts, err := s.cfg.ClientOpts()
 	if err != nil {
 		return nil, err
 	}

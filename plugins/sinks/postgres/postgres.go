@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/flowctl/flowctl/plugins/internal/pgclient"
 	"github.com/flowctl/flowctl/plugins/sdk"
 )
 
@@ -114,13 +115,13 @@ func (s *Sink) Open(ctx context.Context, req sdk.SinkOpenRequest) error {
 	if err := s.checkKey(); err != nil {
 		return err
 	}
-	pg, err := connConfig(cfg.DSN, "flowctl "+s.pipeline+"/"+s.name)
+	pg, err := pgclient.ConnConfig(cfg.DSN, "flowctl "+s.pipeline+"/"+s.name)
 	if err != nil {
 		return err
 	}
-	s.pg, s.secrets = pg, secrets(cfg.DSN, pg)
+	s.pg, s.secrets = pg, pgclient.Secrets(cfg.DSN, pg)
 	if err := s.connect(ctx); err != nil {
-		return scrub(err, s.secrets)
+		return pgclient.Scrub(err, s.secrets)
 	}
 	return s.retry(ctx, "open", s.check)
 }
@@ -366,7 +367,7 @@ func (s *Sink) Close(ctx context.Context) error {
 	}
 	err := s.conn.Close(ctx)
 	s.conn = nil
-	return scrub(err, s.secrets)
+	return pgclient.Scrub(err, s.secrets)
 }
 
 func (s *Sink) pendingRows() int {
@@ -389,7 +390,7 @@ func (s *Sink) mark(ctx context.Context, tx pgx.Tx, set string, checkpoint, prep
 // an attempt whose outcome is unknown (the connection dropped during
 // COMMIT), it does the same or nothing, never the work twice.
 func (s *Sink) retry(ctx context.Context, what string, f func(context.Context, pgx.Tx) error) error {
-	var b backoff
+	var b pgclient.Backoff
 	deadline := time.Now().Add(s.retryFor)
 	for {
 		err := s.connect(ctx)
@@ -406,12 +407,12 @@ func (s *Sink) retry(ctx context.Context, what string, f func(context.Context, p
 		if _, ok := errors.AsType[*sdk.ConfigError](err); ok {
 			return err
 		}
-		err = scrub(fmt.Errorf("%s: %w", what, err), s.secrets)
-		if !transient(err, s.conn == nil || s.conn.IsClosed()) || time.Now().After(deadline) {
+		err = pgclient.Scrub(fmt.Errorf("%s: %w", what, err), s.secrets)
+		if !pgclient.Transient(err, s.conn == nil || s.conn.IsClosed()) || time.Now().After(deadline) {
 			return err
 		}
 		s.logf("%v; retrying", err)
-		if err := b.wait(ctx); err != nil {
+		if err := b.Wait(ctx); err != nil {
 			return err
 		}
 	}
@@ -420,6 +421,6 @@ func (s *Sink) retry(ctx context.Context, what string, f func(context.Context, p
 // logf logs through the host's logger, if any, masking secrets.
 func (s *Sink) logf(format string, args ...any) {
 	if s.logger != nil {
-		s.logger.Printf("%s", mask(fmt.Sprintf(format, args...), s.secrets))
+		s.logger.Printf("%s", pgclient.Mask(fmt.Sprintf(format, args...), s.secrets))
 	}
 }

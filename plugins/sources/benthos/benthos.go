@@ -27,6 +27,7 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	"github.com/flowctl/flowctl/plugins/internal/benthosblock"
 	"github.com/flowctl/flowctl/plugins/sdk"
 )
 
@@ -65,7 +66,7 @@ func Plugin() sdk.Plugin {
 				Doc: "The Benthos input block, written as under `input:` in a Benthos config: one input " +
 					"with its fields, and optionally `label` and `processors`. Benthos's linter checks it. " +
 					"The input's label, or else its type, is the partition of its messages. " +
-					"Inputs: " + codeList(componentNames(env, "input", nil)) + ".",
+					"Inputs: " + benthosblock.CodeList(benthosblock.ComponentNames(env, "input", nil)) + ".",
 			}, {
 				Name:    "resume",
 				Type:    sdk.TypeString,
@@ -79,7 +80,7 @@ func Plugin() sdk.Plugin {
 					"before, and nothing is skipped. A bounded input then ends only after its messages are " +
 					"acknowledged: use it in stream or micro-batch mode. `none`: the input can deliver nothing " +
 					"again; messages are acknowledged as they are read and nothing is skipped. " +
-					"`auto`: `replay` for " + codeList(replayable) + ", `none` for " + codeList(ackless) +
+					"`auto`: `replay` for " + benthosblock.CodeList(replayable) + ", `none` for " + benthosblock.CodeList(ackless) +
 					" (alone, `batched` or in a `sequence`), `upstream` for the rest.",
 			}},
 		},
@@ -95,7 +96,7 @@ func Plugin() sdk.Plugin {
 // inputs of Benthos's core module, but the excluded ones.
 func newEnvironment() *service.Environment {
 	env := service.NewEnvironment()
-	return env.WithInputs(componentNames(env, "input", excluded)...)
+	return env.WithInputs(benthosblock.ComponentNames(env, "input", excluded)...)
 }
 
 var (
@@ -144,15 +145,15 @@ type unacked struct {
 // Open builds the Benthos input and starts reading it.
 func (s *Source) Open(ctx context.Context, req sdk.OpenRequest) error {
 	p, diags := parseConfig(s.env, req.Config)
-	if err := diagnosticsError(diags); err != nil {
+	if err := benthosblock.DiagnosticsError(diags); err != nil {
 		return err
 	}
 	s.log, s.ackOnRead = req.Settings.Logger, p.ackOnRead
-	s.partition = p.block.label
-	text := p.block.text
+	s.partition = p.block.Label
+	text := p.block.Text
 	if s.partition == "" {
-		s.partition = p.block.name
-		text = p.block.withLabel(s.partition)
+		s.partition = p.block.Name
+		text = p.block.WithLabel(s.partition)
 	}
 	for _, pos := range req.Resume {
 		if pos.Partition != s.partition {
@@ -165,20 +166,20 @@ func (s *Source) Open(ctx context.Context, req sdk.OpenRequest) error {
 		}
 	}
 	rb := s.env.NewResourceBuilder()
-	rb.SetLogger(newLogger(req.Settings.Logger))
+	rb.SetLogger(benthosblock.NewLogger(req.Settings.Logger))
 	// Benthos checks the block again and builds the input; the errors of
 	// these steps are about the block (a field of the wrong type, an
 	// address in use).
 	if err := rb.AddInputYAML(text); err != nil {
-		return &sdk.ConfigError{Path: "input", Msg: redact(err.Error())}
+		return &sdk.ConfigError{Path: "input", Msg: benthosblock.Redact(err.Error())}
 	}
 	res, closeRes, err := rb.Build()
 	if err != nil {
-		return &sdk.ConfigError{Path: "input", Msg: redact(err.Error())}
+		return &sdk.ConfigError{Path: "input", Msg: benthosblock.Redact(err.Error())}
 	}
 	s.closeRes = closeRes
 	if err := res.AccessInput(ctx, s.partition, func(in *service.ResourceInput) { s.in = in }); err != nil {
-		return &sdk.ConfigError{Path: "input", Msg: redact(err.Error())}
+		return &sdk.ConfigError{Path: "input", Msg: benthosblock.Redact(err.Error())}
 	}
 	pumpCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stop, s.batches, s.pumpDone = stop, make(chan pumped, pumpDepth), make(chan struct{})
@@ -368,7 +369,7 @@ func (s *Source) Ack(ctx context.Context, positions []sdk.Position) error {
 // messages themselves are safe.
 func (s *Source) acknowledge(ctx context.Context, ack service.AckFunc, res error) {
 	if err := ack(context.WithoutCancel(ctx), res); err != nil && s.log != nil {
-		s.log.Printf("%v", wrap("benthos input "+s.partition+": acknowledge", err))
+		s.log.Printf("%v", benthosblock.Wrap("benthos input "+s.partition+": acknowledge", err))
 	}
 }
 
@@ -405,7 +406,7 @@ func (s *Source) Close(ctx context.Context) error {
 		s.acknowledge(ctx, u.ack, errNotAcknowledged)
 	}
 	if err := s.closeRes(ctx); err != nil {
-		return wrap("benthos input "+s.partition+": close", err)
+		return benthosblock.Wrap("benthos input "+s.partition+": close", err)
 	}
 	return nil
 }

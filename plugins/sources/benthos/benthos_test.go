@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"gopkg.in/yaml.v3"
 
+	"github.com/flowctl/flowctl/plugins/internal/benthosblock"
 	"github.com/flowctl/flowctl/plugins/sdk"
 	"github.com/flowctl/flowctl/plugins/sdk/sdktest"
 )
@@ -490,7 +491,7 @@ func TestAutoResume(t *testing.T) {
 // its lines.
 func TestBlockYAML(t *testing.T) {
 	t.Parallel()
-	b, err := newBlock("input", config(t, `
+	b, err := benthosblock.New("input", config(t, `
 label: in
 file:
   paths: [a, "5", "yes"]
@@ -505,12 +506,12 @@ processors:
 		t.Fatal(err)
 	}
 	var got strings.Builder
-	for i, line := range strings.Split(b.text, "\n") {
-		fmt.Fprintf(&got, "%-50s # %s\n", line, b.path(i+1))
+	for i, line := range strings.Split(b.Text, "\n") {
+		fmt.Fprintf(&got, "%-50s # %s\n", line, b.Path(i+1))
 	}
 	checkGolden(t, "block_yaml", []byte(got.String()))
-	if b.name != "file" || b.label != "in" {
-		t.Errorf("name %q, label %q; want file, in", b.name, b.label)
+	if b.Name != "file" || b.Label != "in" {
+		t.Errorf("name %q, label %q; want file, in", b.Name, b.Label)
 	}
 }
 

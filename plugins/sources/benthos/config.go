@@ -7,6 +7,7 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	"github.com/flowctl/flowctl/plugins/internal/benthosblock"
 	"github.com/flowctl/flowctl/plugins/sdk"
 )
 
@@ -41,7 +42,7 @@ type Config struct {
 
 // parsed is a checked config.
 type parsed struct {
-	block *block
+	block *benthosblock.Block
 	// ackOnRead acknowledges messages to Benthos as they are read rather
 	// than when a checkpoint covers them (replay and none).
 	ackOnRead bool
@@ -60,7 +61,7 @@ func parseConfig(env *service.Environment, config []byte) (parsed, []sdk.Diagnos
 	if len(c.Input) == 0 || string(c.Input) == "null" {
 		return parsed{}, []sdk.Diagnostic{{Path: "input", Msg: "missing the Benthos input block"}}
 	}
-	b, err := newBlock("input", c.Input)
+	b, err := benthosblock.New("input", c.Input)
 	if err != nil {
 		return parsed{}, []sdk.Diagnostic{{Path: "input", Msg: err.Error()}}
 	}
@@ -78,7 +79,7 @@ func parseConfig(env *service.Environment, config []byte) (parsed, []sdk.Diagnos
 	default:
 		return p, []sdk.Diagnostic{{Path: "resume", Msg: fmt.Sprintf("must be auto, replay, upstream or none, not %q", c.Resume)}}
 	}
-	return p, b.lint(env, "input")
+	return p, b.Lint(env, "input")
 }
 
 // autoResume returns the resume mode `auto` means for an input block:

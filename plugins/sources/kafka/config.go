@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/flowctl/flowctl/plugins/internal/kafkaconn"
 	"github.com/flowctl/flowctl/plugins/sdk"
 )
 
@@ -27,7 +28,7 @@ const (
 
 // Config is the kafka source's config block.
 type Config struct {
-	Conn
+	kafkaconn.Conn
 	// Topics are the topics to read; TopicRegex is the alternative.
 	Topics []string `json:"topics"`
 	// TopicRegex selects the topics to read by a regular expression
@@ -50,7 +51,7 @@ type Config struct {
 
 // fields are the config fields of the spec.
 func fields() []sdk.FieldSpec {
-	fs := []sdk.FieldSpec{brokersField(), {
+	fs := []sdk.FieldSpec{kafkaconn.BrokersField(), {
 		Name: "topics",
 		Type: sdk.TypeList,
 		Elem: sdk.TypeString,
@@ -100,7 +101,7 @@ func fields() []sdk.FieldSpec {
 		Default: defaultFetchMaxWait,
 		Doc:     "How long a broker holds a fetch open waiting for new records (at least `10ms`).",
 	}}
-	return append(fs, connFields()...)
+	return append(fs, kafkaconn.Fields()...)
 }
 
 // startTime returns the start timestamp, if Start is one; c must be valid.
@@ -123,7 +124,7 @@ func (c *Config) fetchMaxWait() time.Duration {
 
 // Validate reports the problems of c, keyed by field.
 func (c *Config) Validate() []sdk.Diagnostic {
-	diags := c.validate(nil)
+	diags := c.Conn.Validate(nil)
 	switch {
 	case len(c.Topics) == 0 && c.TopicRegex == "":
 		diags = append(diags, sdk.Diagnostic{Path: "topics", Msg: "set topics or topic_regex"})
@@ -133,7 +134,7 @@ func (c *Config) Validate() []sdk.Diagnostic {
 	seen := make(map[string]bool, len(c.Topics))
 	for i, t := range c.Topics {
 		path := fmt.Sprintf("topics[%d]", i)
-		if msg := checkTopic(t); msg != "" {
+		if msg := kafkaconn.CheckTopic(t); msg != "" {
 			diags = append(diags, sdk.Diagnostic{Path: path, Msg: msg})
 		} else if seen[t] {
 			diags = append(diags, sdk.Diagnostic{Path: path, Msg: fmt.Sprintf("%q is listed twice", t)})
@@ -172,7 +173,7 @@ func (c *Config) Validate() []sdk.Diagnostic {
 // defaults for the fields it lacks.
 func parseConfig(config []byte) (Config, []sdk.Diagnostic) {
 	c := Config{
-		Conn:                   Conn{ClientID: defaultClient, ConnectTimeout: "10s"},
+		Conn:                   kafkaconn.Conn{ClientID: kafkaconn.DefaultClient, ConnectTimeout: "10s"},
 		Start:                  startEarliest,
 		Isolation:              readCommitted,
 		FetchMaxBytes:          defaultFetchMaxBytes,

@@ -131,7 +131,7 @@ func (s *Source) Open(ctx context.Context, req sdk.OpenRequest) error {
 	}
 	cfg.Bounded = cfg.Bounded || req.Bounded // a batch run reads what is there
 	s.cfg, s.logger, s.retrying = cfg, req.Settings.Logger, make(map[string]string)
-	base, err := cfg.clientOpts()
+	base, err := cfg.ClientOpts()
 	if err != nil {
 		return err
 	}
@@ -139,11 +139,11 @@ func (s *Source) Open(ctx context.Context, req sdk.OpenRequest) error {
 		return fmt.Errorf("kafka client: %w", err)
 	}
 	s.adm = kadm.NewClient(s.admin)
-	octx, cancel := context.WithTimeout(ctx, cfg.connectTimeout())
+	octx, cancel := context.WithTimeout(ctx, cfg.Timeout())
 	defer cancel()
 	if err := s.plan(octx, req.Resume); err != nil {
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-			return fmt.Errorf("brokers %s: no answer within connect_timeout %s: %w", strings.Join(cfg.Brokers, ","), cfg.connectTimeout(), err)
+			return fmt.Errorf("brokers %s: no answer within connect_timeout %s: %w", strings.Join(cfg.Brokers, ","), cfg.Timeout(), err)
 		}
 		return err
 	}

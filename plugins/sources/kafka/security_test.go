@@ -22,6 +22,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 
+	"github.com/flowctl/flowctl/plugins/internal/kafkaconn"
 	"github.com/flowctl/flowctl/plugins/sdk"
 )
 
@@ -38,7 +39,7 @@ func TestSASL(t *testing.T) {
 	if err := producer.ProduceSync(context.Background(), &kgo.Record{Topic: "t", Value: []byte(`{"ok":true}`)}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	users := map[string]string{saslPlain: "plain-user", saslScram256: "scram256-user", saslScram512: "scram512-user"}
+	users := map[string]string{kafkaconn.SASLPlain: "plain-user", kafkaconn.SASLScram256: "scram256-user", kafkaconn.SASLScram512: "scram512-user"}
 	for mech, user := range users {
 		t.Run(mech, func(t *testing.T) {
 			t.Parallel()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/flowctl/flowctl/plugins/internal/pgclient"
 	"github.com/flowctl/flowctl/plugins/sdk"
 )
 
@@ -115,15 +116,15 @@ func (s *Source) Open(ctx context.Context, req sdk.OpenRequest) error {
 	s.cfg, s.logger = cfg, req.Settings.Logger
 	s.retryFor, _ = time.ParseDuration(cfg.RetryTimeout)
 	s.pollEvery, _ = time.ParseDuration(cfg.PollInterval)
-	pg, err := connConfig(cfg.DSN, "flowctl "+req.Settings.Pipeline+"/"+req.Settings.Name)
+	pg, err := pgclient.ConnConfig(cfg.DSN, "flowctl "+req.Settings.Pipeline+"/"+req.Settings.Name)
 	if err != nil {
 		return err
 	}
-	s.pg, s.secrets = pg, secrets(cfg.DSN, pg)
+	s.pg, s.secrets = pg, pgclient.Secrets(cfg.DSN, pg)
 	if err := s.connect(ctx); err != nil {
-		return scrub(err, s.secrets)
+		return pgclient.Scrub(err, s.secrets)
 	}
-	return scrub(s.prepare(ctx, req.Resume), s.secrets)
+	return pgclient.Scrub(s.prepare(ctx, req.Resume), s.secrets)
 }
 
 // configError turns diagnostics into one error.
@@ -351,7 +352,7 @@ func (s *Source) waitPoll(ctx context.Context) error {
 // up to retry_timeout when the connection is lost. A page is handed out
 // only once read whole, so a retry neither skips nor repeats rows.
 func (s *Source) poll(ctx context.Context) ([]sdk.Message, error) {
-	var b backoff
+	var b pgclient.Backoff
 	deadline := time.Now().Add(s.retryFor)
 	for {
 		err := s.connect(ctx)
@@ -364,12 +365,12 @@ func (s *Source) poll(ctx context.Context) ([]sdk.Message, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		err = scrub(fmt.Errorf("%s: read after %s: %w", s.what(), s.cfg.Cursor, err), s.secrets)
-		if !transient(err, s.conn == nil || s.conn.IsClosed()) || time.Now().After(deadline) {
+		err = pgclient.Scrub(fmt.Errorf("%s: read after %s: %w", s.what(), s.cfg.Cursor, err), s.secrets)
+		if !pgclient.Transient(err, s.conn == nil || s.conn.IsClosed()) || time.Now().After(deadline) {
 			return nil, err
 		}
 		s.logf("%v; retrying", err)
-		if err := b.wait(ctx); err != nil {
+		if err := b.Wait(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -434,12 +435,12 @@ func (s *Source) Close(ctx context.Context) error {
 	}
 	err := s.conn.Close(ctx)
 	s.conn = nil
-	return scrub(err, s.secrets)
+	return pgclient.Scrub(err, s.secrets)
 }
 
 // logf logs through the host's logger, if any, masking secrets.
 func (s *Source) logf(format string, args ...any) {
 	if s.logger != nil {
-		s.logger.Printf("%s", mask(fmt.Sprintf(format, args...), s.secrets))
+		s.logger.Printf("%s", pgclient.Mask(fmt.Sprintf(format, args...), s.secrets))
 	}
 }

@@ -1,8 +1,7 @@
-package kafka
-
-// This file is the same in the kafka source and the kafka sink (a test in
-// the sink checks it): plugin code may import only plugins/sdk, so the
-// two plugins cannot share a package for it.
+// Package kafkaconn is what the kafka source and the kafka sink share: the
+// connection part of their config (brokers, client id, SASL, TLS), its
+// checks, and the franz-go client options it makes.
+package kafkaconn
 
 import (
 	"crypto/tls"
@@ -22,10 +21,10 @@ import (
 
 // The SASL mechanisms.
 const (
-	saslPlain     = "plain"
-	saslScram256  = "scram-sha-256"
-	saslScram512  = "scram-sha-512"
-	defaultClient = "flowctl"
+	SASLPlain     = "plain"
+	SASLScram256  = "scram-sha-256"
+	SASLScram512  = "scram-sha-512"
+	DefaultClient = "flowctl"
 )
 
 // Conn is how to reach the brokers: the connection part of the config.
@@ -59,8 +58,8 @@ type TLS struct {
 	InsecureSkipVerify bool   `json:"insecure_skip_verify"`
 }
 
-// brokersField is the spec of the brokers field.
-func brokersField() sdk.FieldSpec {
+// BrokersField is the spec of the brokers field.
+func BrokersField() sdk.FieldSpec {
 	return sdk.FieldSpec{
 		Name:     "brokers",
 		Type:     sdk.TypeList,
@@ -70,12 +69,12 @@ func brokersField() sdk.FieldSpec {
 	}
 }
 
-// connFields are the specs of the connection fields after brokers.
-func connFields() []sdk.FieldSpec {
+// Fields are the specs of the connection fields after brokers.
+func Fields() []sdk.FieldSpec {
 	return []sdk.FieldSpec{{
 		Name:    "client_id",
 		Type:    sdk.TypeString,
-		Default: defaultClient,
+		Default: DefaultClient,
 		Doc:     "The client id the brokers see in their logs and quotas.",
 	}, {
 		Name:    "connect_timeout",
@@ -91,7 +90,7 @@ func connFields() []sdk.FieldSpec {
 			Name:     "mechanism",
 			Type:     sdk.TypeString,
 			Required: true,
-			Enum:     []string{saslPlain, saslScram256, saslScram512},
+			Enum:     []string{SASLPlain, SASLScram256, SASLScram512},
 			Doc:      "The SASL mechanism.",
 		}, {
 			Name:     "username",
@@ -140,12 +139,12 @@ func connFields() []sdk.FieldSpec {
 }
 
 // validate appends the problems of c to diags.
-func (c *Conn) validate(diags []sdk.Diagnostic) []sdk.Diagnostic {
+func (c *Conn) Validate(diags []sdk.Diagnostic) []sdk.Diagnostic {
 	if len(c.Brokers) == 0 {
 		diags = append(diags, sdk.Diagnostic{Path: "brokers", Msg: "must list at least one broker"})
 	}
 	for i, b := range c.Brokers {
-		if msg := checkBroker(b); msg != "" {
+		if msg := CheckBroker(b); msg != "" {
 			diags = append(diags, sdk.Diagnostic{Path: fmt.Sprintf("brokers[%d]", i), Msg: msg})
 		}
 	}
@@ -156,9 +155,9 @@ func (c *Conn) validate(diags []sdk.Diagnostic) []sdk.Diagnostic {
 	}
 	if s := c.SASL; s != nil {
 		switch s.Mechanism {
-		case saslPlain, saslScram256, saslScram512:
+		case SASLPlain, SASLScram256, SASLScram512:
 		default:
-			diags = append(diags, sdk.Diagnostic{Path: "sasl.mechanism", Msg: fmt.Sprintf("%q is not one of %s, %s, %s", s.Mechanism, saslPlain, saslScram256, saslScram512)})
+			diags = append(diags, sdk.Diagnostic{Path: "sasl.mechanism", Msg: fmt.Sprintf("%q is not one of %s, %s, %s", s.Mechanism, SASLPlain, SASLScram256, SASLScram512)})
 		}
 		if s.Username == "" {
 			diags = append(diags, sdk.Diagnostic{Path: "sasl.username", Msg: "must not be empty"})
@@ -173,8 +172,8 @@ func (c *Conn) validate(diags []sdk.Diagnostic) []sdk.Diagnostic {
 	return diags
 }
 
-// checkBroker says what is wrong with a broker address, or "".
-func checkBroker(addr string) string {
+// CheckBroker says what is wrong with a broker address, or "".
+func CheckBroker(addr string) string {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return fmt.Sprintf("%q is not host:port (such as \"127.0.0.1:9092\")", addr)
@@ -188,9 +187,9 @@ func checkBroker(addr string) string {
 	return ""
 }
 
-// checkTopic says what is wrong with a topic name, or "": Kafka allows
+// CheckTopic says what is wrong with a topic name, or "": Kafka allows
 // 1 to 249 ASCII letters, digits, '.', '_' and '-', but not "." or "..".
-func checkTopic(name string) string {
+func CheckTopic(name string) string {
 	if name == "" {
 		return "must not be empty"
 	}
@@ -208,8 +207,8 @@ func checkTopic(name string) string {
 	return ""
 }
 
-// connectTimeout returns the connect timeout; c must be valid.
-func (c *Conn) connectTimeout() time.Duration {
+// Timeout returns the connect timeout; c must be valid.
+func (c *Conn) Timeout() time.Duration {
 	d, err := time.ParseDuration(c.ConnectTimeout)
 	if err != nil || d <= 0 {
 		return 10 * time.Second
@@ -217,29 +216,29 @@ func (c *Conn) connectTimeout() time.Duration {
 	return d
 }
 
-// clientOpts returns the franz-go options that reach the brokers as c
+// ClientOpts returns the franz-go options that reach the brokers as c
 // says. It reads the TLS files; its errors name the field, never a
 // secret's value.
-func (c *Conn) clientOpts() ([]kgo.Opt, error) {
+func (c *Conn) ClientOpts() ([]kgo.Opt, error) {
 	id := c.ClientID
 	if id == "" {
-		id = defaultClient
+		id = DefaultClient
 	}
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(c.Brokers...),
 		kgo.ClientID(id),
 		// Connecting (TCP, TLS, SASL, version negotiation) does not heed
 		// a request's context; these bound it.
-		kgo.DialTimeout(c.connectTimeout()),
-		kgo.RequestTimeoutOverhead(c.connectTimeout()),
+		kgo.DialTimeout(c.Timeout()),
+		kgo.RequestTimeoutOverhead(c.Timeout()),
 	}
 	if s := c.SASL; s != nil {
 		switch s.Mechanism {
-		case saslPlain:
+		case SASLPlain:
 			opts = append(opts, kgo.SASL(plain.Auth{User: s.Username, Pass: s.Password}.AsMechanism()))
-		case saslScram256:
+		case SASLScram256:
 			opts = append(opts, kgo.SASL(scram.Auth{User: s.Username, Pass: s.Password}.AsSha256Mechanism()))
-		case saslScram512:
+		case SASLScram512:
 			opts = append(opts, kgo.SASL(scram.Auth{User: s.Username, Pass: s.Password}.AsSha512Mechanism()))
 		default:
 			return nil, &sdk.ConfigError{Path: "sasl.mechanism", Msg: fmt.Sprintf("unknown mechanism %q", s.Mechanism)}

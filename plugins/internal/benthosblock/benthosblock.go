@@ -1,8 +1,8 @@
-package benthos
-
-// This file is shared, word for word, by the benthos source and sink
-// (plugins import only plugins/sdk, so they cannot share a package);
-// TestBlockFileShared keeps the two copies equal.
+// Package benthosblock is what the benthos source and sink share: the
+// Benthos component block of their config, checked by Benthos's linter
+// with each finding at its config path, and Benthos's components, errors
+// and logs as flowctl plugins use them.
+package benthosblock
 
 import (
 	"bytes"
@@ -26,23 +26,24 @@ import (
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
 )
 
-// block is a Benthos component block (an input or an output) taken from a
+// Block is a Benthos component block (an input or an output) taken from a
 // flowctl config block. Benthos reads it as YAML and positions its lints
 // by line; the block is written for it as indented JSON (which is YAML),
 // where every line holds at most one key or one value starting there, so
 // that the line of a lint names the config path it is about.
-type block struct {
+type Block struct {
+	Text  string // the block as indented JSON
+	Name  string // the component's type ("file"), "" if there is not exactly one
+	Label string // the component's label, "" if it has none
+
 	value map[string]any
-	text  string   // value as indented JSON
-	paths []string // paths[i]: the config path of the key or value on line i+1 of text
+	paths []string // paths[i]: the config path of the key or value on line i+1 of Text
 	field string   // the config field that holds the block ("input")
-	name  string   // the component's type ("file"), "" if there is not exactly one
-	label string   // the component's label, "" if it has none
 	empty bool     // the block names no component
 }
 
-// newBlock reads the JSON value of the config field field.
-func newBlock(field string, raw json.RawMessage) (*block, error) {
+// New reads the JSON value of the config field field.
+func New(field string, raw json.RawMessage) (*Block, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber() // keeps integers integers
 	var v any
@@ -61,7 +62,7 @@ func newBlock(field string, raw json.RawMessage) (*block, error) {
 	if err := yaml.Unmarshal(text, &doc); err != nil {
 		return nil, fmt.Errorf("%s: %w", field, err)
 	}
-	b := &block{value: obj, text: string(text), paths: make([]string, bytes.Count(text, []byte("\n"))+1), field: field}
+	b := &Block{Text: string(text), value: obj, paths: make([]string, bytes.Count(text, []byte("\n"))+1), field: field}
 	if len(doc.Content) == 1 {
 		b.note(doc.Content[0], field)
 	}
@@ -72,7 +73,7 @@ func newBlock(field string, raw json.RawMessage) (*block, error) {
 		}
 		prev = b.paths[i]
 	}
-	b.label, _ = obj["label"].(string)
+	b.Label, _ = obj["label"].(string)
 	var names []string
 	for k := range obj {
 		if k != "label" && k != "processors" {
@@ -80,7 +81,7 @@ func newBlock(field string, raw json.RawMessage) (*block, error) {
 		}
 	}
 	if len(names) == 1 {
-		b.name = names[0]
+		b.Name = names[0]
 	}
 	b.empty = len(names) == 0
 	return b, nil
@@ -88,7 +89,7 @@ func newBlock(field string, raw json.RawMessage) (*block, error) {
 
 // note records the path of the value n, and of every key and value
 // inside it, on their lines.
-func (b *block) note(n *yaml.Node, path string) {
+func (b *Block) note(n *yaml.Node, path string) {
 	b.set(n.Line, path)
 	switch n.Kind {
 	case yaml.MappingNode:
@@ -104,41 +105,41 @@ func (b *block) note(n *yaml.Node, path string) {
 	}
 }
 
-func (b *block) set(line int, path string) {
+func (b *Block) set(line int, path string) {
 	if line >= 1 && line <= len(b.paths) {
 		b.paths[line-1] = path
 	}
 }
 
-// path returns the config path of the key or value on a line of text.
-func (b *block) path(line int) string {
+// Path returns the config path of the key or value on a line of text.
+func (b *Block) Path(line int) string {
 	if len(b.paths) == 0 {
 		return b.field
 	}
 	return b.paths[min(max(line, 1), len(b.paths))-1]
 }
 
-// withLabel returns the block's text with label set, for a block that
+// WithLabel returns the block's text with label set, for a block that
 // has none.
-func (b *block) withLabel(label string) string {
+func (b *Block) WithLabel(label string) string {
 	obj := maps.Clone(b.value)
 	obj["label"] = label
 	text, _ := json.Marshal(obj) // it marshalled before
 	return string(text)
 }
 
-// lint checks the block with Benthos's own linter, as `benthos lint` does,
+// Lint checks the block with Benthos's own linter, as `benthos lint` does,
 // and returns its findings as diagnostics at the paths they are about.
 // kind is "input" or "output".
-func (b *block) lint(env *service.Environment, kind string) []sdk.Diagnostic {
-	lints, err := env.NewComponentConfigLinter().LintYAML(kind, []byte(b.text))
+func (b *Block) Lint(env *service.Environment, kind string) []sdk.Diagnostic {
+	lints, err := env.NewComponentConfigLinter().LintYAML(kind, []byte(b.Text))
 	if err != nil {
 		return []sdk.Diagnostic{{Path: b.field, Msg: err.Error()}}
 	}
 	slices.SortStableFunc(lints, func(x, y service.Lint) int { return x.Line - y.Line })
 	var diags []sdk.Diagnostic
 	for _, l := range lints {
-		diags = append(diags, sdk.Diagnostic{Path: b.path(l.Line), Msg: l.What})
+		diags = append(diags, sdk.Diagnostic{Path: b.Path(l.Line), Msg: l.What})
 	}
 	if b.empty && len(diags) == 0 {
 		// Benthos's linter lets an empty block pass; building it fails.
@@ -159,9 +160,9 @@ func (b *block) lint(env *service.Environment, kind string) []sdk.Diagnostic {
 // credentials matches the user:password@ of a URL.
 var credentials = regexp.MustCompile(`//[^/@\s]*:[^/@\s]*@`)
 
-// redact hides the credentials of URLs in a message from Benthos, which
+// Redact hides the credentials of URLs in a message from Benthos, which
 // may quote the URL of a failed request.
-func redact(msg string) string {
+func Redact(msg string) string {
 	return credentials.ReplaceAllString(msg, "//REDACTED@")
 }
 
@@ -175,14 +176,14 @@ type benthosError struct {
 func (e *benthosError) Error() string { return e.msg }
 func (e *benthosError) Unwrap() error { return e.err }
 
-// wrap returns err, from Benthos, prefixed with what failed and without
+// Wrap returns err, from Benthos, prefixed with what failed and without
 // credentials.
-func wrap(what string, err error) error {
-	return &benthosError{msg: what + ": " + redact(err.Error()), err: err}
+func Wrap(what string, err error) error {
+	return &benthosError{msg: what + ": " + Redact(err.Error()), err: err}
 }
 
-// diagnosticsError joins diagnostics into one error for Open.
-func diagnosticsError(diags []sdk.Diagnostic) error {
+// DiagnosticsError joins diagnostics into one error for Open.
+func DiagnosticsError(diags []sdk.Diagnostic) error {
 	if len(diags) == 0 {
 		return nil
 	}
@@ -196,9 +197,9 @@ func diagnosticsError(diags []sdk.Diagnostic) error {
 	return &sdk.ConfigError{Msg: msg.String()}
 }
 
-// componentNames returns the names of the components of a kind ("input"
+// ComponentNames returns the names of the components of a kind ("input"
 // or "output") that env offers, sorted, but those in without.
-func componentNames(env *service.Environment, kind string, without []string) []string {
+func ComponentNames(env *service.Environment, kind string, without []string) []string {
 	var names []string
 	add := func(name string, c *service.ConfigView) {
 		if !c.IsDeprecated() && !slices.Contains(without, name) {
@@ -214,8 +215,8 @@ func componentNames(env *service.Environment, kind string, without []string) []s
 	return names
 }
 
-// codeList renders names as "`a`, `b`, `c`".
-func codeList(names []string) string {
+// CodeList renders names as "`a`, `b`, `c`".
+func CodeList(names []string) string {
 	return "`" + strings.Join(names, "`, `") + "`"
 }
 
@@ -226,9 +227,9 @@ type logHandler struct {
 	attrs string
 }
 
-// newLogger returns a slog logger for Benthos that writes to l, or
+// NewLogger returns a slog logger for Benthos that writes to l, or
 // nowhere if l is nil.
-func newLogger(l sdk.Logger) *slog.Logger {
+func NewLogger(l sdk.Logger) *slog.Logger {
 	if l == nil {
 		return slog.New(slog.DiscardHandler)
 	}
@@ -246,7 +247,7 @@ func (h *logHandler) Handle(_ context.Context, r slog.Record) error {
 		b.WriteString(" " + a.String())
 		return true
 	})
-	h.l.Printf("%s", redact(b.String()))
+	h.l.Printf("%s", Redact(b.String()))
 	return nil
 }
 

@@ -1,4 +1,7 @@
-package postgres
+// Package pgclient is what the postgres source and sink share: parsing a
+// DSN, keeping its secrets out of errors and logs, and telling the errors
+// worth retrying, with their backoff.
+package pgclient
 
 import (
 	"context"
@@ -13,12 +16,9 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// The connection code below is the same in the postgres source: plugins
-// share no code but the SDK.
-
-// connConfig parses a DSN. Its error never quotes the DSN, which may hold
+// ConnConfig parses a DSN. Its error never quotes the DSN, which may hold
 // a password that the parser fails to recognise.
-func connConfig(dsn, app string) (*pgx.ConnConfig, error) {
+func ConnConfig(dsn, app string) (*pgx.ConnConfig, error) {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, errors.New("dsn: not a valid PostgreSQL connection string " +
@@ -38,9 +38,9 @@ func connConfig(dsn, app string) (*pgx.ConnConfig, error) {
 	return cfg, nil
 }
 
-// secrets returns the strings of dsn that must not appear in an error or
+// Secrets returns the strings of dsn that must not appear in an error or
 // a log line: the password, as written and escaped, and the DSN itself.
-func secrets(dsn string, cfg *pgx.ConnConfig) []string {
+func Secrets(dsn string, cfg *pgx.ConnConfig) []string {
 	out := []string{dsn}
 	if pw := cfg.Password; pw != "" {
 		out = append(out, pw, url.QueryEscape(pw), url.PathEscape(pw), url.UserPassword("", pw).String()[1:])
@@ -58,20 +58,20 @@ type redacted struct {
 func (e *redacted) Error() string { return e.msg }
 func (e *redacted) Unwrap() error { return e.err }
 
-// scrub masks every secret in err's text.
-func scrub(err error, secrets []string) error {
+// Scrub masks every secret in err's text.
+func Scrub(err error, secrets []string) error {
 	if err == nil {
 		return nil
 	}
 	msg := err.Error()
-	if masked := mask(msg, secrets); masked != msg {
+	if masked := Mask(msg, secrets); masked != msg {
 		return &redacted{msg: masked, err: err}
 	}
 	return err
 }
 
-// mask replaces every secret in s with xxxxx.
-func mask(s string, secrets []string) string {
+// Mask replaces every secret in s with xxxxx.
+func Mask(s string, secrets []string) string {
 	for _, secret := range secrets {
 		if secret != "" {
 			s = strings.ReplaceAll(s, secret, "xxxxx")
@@ -80,11 +80,11 @@ func mask(s string, secrets []string) string {
 	return s
 }
 
-// transient reports whether err is a lost or refused connection, or a
+// Transient reports whether err is a lost or refused connection, or a
 // conflict that a retry resolves, as opposed to a problem with the query,
 // the data or the credentials. closed says the connection the error came
 // from is closed now.
-func transient(err error, closed bool) bool {
+func Transient(err error, closed bool) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
@@ -111,11 +111,11 @@ func transient(err error, closed bool) bool {
 	return ok // dial failures; authentication failures are PgErrors
 }
 
-// backoff is the retry schedule: doubling waits from 100ms up to 5s.
-type backoff struct{ next time.Duration }
+// Backoff is the retry schedule: doubling waits from 100ms up to 5s.
+type Backoff struct{ next time.Duration }
 
-// wait sleeps for the next interval, or until ctx is done.
-func (b *backoff) wait(ctx context.Context) error {
+// Wait sleeps for the next interval, or until ctx is done.
+func (b *Backoff) Wait(ctx context.Context) error {
 	if b.next == 0 {
 		b.next = 100 * time.Millisecond
 	}
