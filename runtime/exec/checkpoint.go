@@ -163,48 +163,28 @@ func (e *engine) compatible(m checkpoint.Meta) error {
 	return nil
 }
 
-// describe renders what an aggregate's state means; two stages with the
-// same description can share state.
+// describe renders what a stateful stage's state means; two stages with
+// the same description can share state. An aggregate's is its group keys
+// and output names, then the window operator's own description.
 func describe(st *plan.Stage) string {
 	if st.Kind == plan.DedupeStage {
-		return describeDedupe(st)
+		return fmt.Sprintf("dedupe key=[%s]; within=%s", strings.Join(inputNames(st, st.DedupeKey), ", "), time.Duration(st.DedupeWithin))
 	}
-	var b strings.Builder
-	if st.Windowed {
-		fmt.Fprintf(&b, "window %s", windowText(st.Window))
-	} else {
-		b.WriteString("no window")
-	}
-	in := st.Inputs[0].Out.Names
-	keys := make([]string, len(st.GroupBy))
-	for i, slot := range st.GroupBy {
-		if slot < len(in) {
-			keys[i] = in[slot]
-		}
-	}
-	fmt.Fprintf(&b, ", group_by [%s], aggregates [", strings.Join(keys, ", "))
-	names := st.Out.Names[len(st.Out.Names)-len(st.Aggs):]
-	for i, f := range st.AggFuncs {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "%s: %s", names[i], f)
-	}
-	fmt.Fprintf(&b, "], emit %s", st.Emit)
-	if st.AllowedLateness > 0 {
-		fmt.Fprintf(&b, ", allowed_lateness %s", time.Duration(st.AllowedLateness))
-	}
-	return b.String()
+	outputs := st.Out.Names[len(st.Out.Names)-len(st.Aggs):]
+	return fmt.Sprintf("group_by=[%s]; outputs=[%s]; %s",
+		strings.Join(inputNames(st, st.GroupBy), ", "), strings.Join(outputs, ", "), opConfig(st).Describe())
 }
 
-func windowText(w window.Spec) string {
-	switch w.Kind {
-	case window.Sliding:
-		return fmt.Sprintf("sliding %s every %s", time.Duration(w.Size), time.Duration(w.Slide))
-	case window.Session:
-		return fmt.Sprintf("session gap %s", time.Duration(w.Gap))
+// inputNames names slots of a stage's input.
+func inputNames(st *plan.Stage, slots []int) []string {
+	in := st.Inputs[0].Out.Columns() // schemaless layouts hold the names compile interned
+	names := make([]string, len(slots))
+	for i, slot := range slots {
+		if slot < len(in) {
+			names[i] = in[slot]
+		}
 	}
-	return fmt.Sprintf("tumbling %s", time.Duration(w.Size))
+	return names
 }
 
 // restore loads operator state, watermarks and source positions.
@@ -216,15 +196,17 @@ func (e *engine) restore(ck *checkpoint.Checkpoint) error {
 	for name, data := range ck.State {
 		s := byName[name]
 		if s != nil && s.dedupe != nil {
-			if err := s.dedupe.restore(data); err != nil {
+			d, err := window.RestoreDedupe(s.st.DedupeWithin, data)
+			if err != nil {
 				return fmt.Errorf("checkpoint %d: stage %s: %w", ck.Meta.ID, name, err)
 			}
+			s.dedupe = d
 			continue
 		}
 		if s == nil || s.op == nil {
 			continue // reported by compatible
 		}
-		op, err := window.Restore(s.opConfig(), bytes.NewReader(data))
+		op, err := window.Restore(opConfig(s.st), bytes.NewReader(data))
 		if err != nil {
 			return fmt.Errorf("checkpoint %d: aggregate %s: %w", ck.Meta.ID, name, err)
 		}
@@ -336,7 +318,7 @@ func (e *engine) snapshot(id uint64) (*checkpoint.Checkpoint, error) {
 	}
 	for _, s := range e.stages {
 		if s.dedupe != nil {
-			ck.State[s.st.Name] = s.dedupe.snapshot()
+			ck.State[s.st.Name] = s.dedupe.Snapshot()
 			ck.Meta.Stages = append(ck.Meta.Stages, checkpoint.Stage{Name: s.st.Name, Describe: describe(s.st)})
 		}
 		if s.op == nil {

@@ -81,6 +81,7 @@ type Summary struct {
 	Triggers     int64 // micro-batch triggers run
 	Checkpoints  int64 // checkpoints taken (commits, in batch mode)
 	Stopped      bool  // the run was stopped (a signal) before its input ended
+	Failed       bool  // the run ended with an error
 	Elapsed      time.Duration
 }
 
@@ -88,7 +89,10 @@ type Summary struct {
 func (s Summary) String() string {
 	rate := float64(s.Read) / max(s.Elapsed.Seconds(), 1e-9)
 	how := "finished"
-	if s.Stopped {
+	switch {
+	case s.Failed:
+		how = "failed"
+	case s.Stopped:
 		how = "stopped"
 	}
 	line := fmt.Sprintf("%s: %s run %s in %s: read %d records (%s/s), wrote %d rows, dead-lettered %d, late %d",
@@ -142,6 +146,7 @@ func Run(ctx context.Context, p *plan.Plan, opts Options) (Summary, error) {
 		total = total.add(sum)
 		total.Elapsed = time.Since(start)
 		if err == nil || !errors.Is(err, pluginrpc.ErrTransport) || ctx.Err() != nil {
+			total.Failed = err != nil
 			return total, err
 		}
 		// A plugin process died. Its host restarts it (with backoff);
@@ -152,6 +157,7 @@ func Run(ctx context.Context, p *plan.Plan, opts Options) (Summary, error) {
 			failures = 0
 		}
 		if failures++; failures > opts.MaxRestarts {
+			total.Failed = true
 			return total, fmt.Errorf("%w (gave up after %d restarts without progress)", err, opts.MaxRestarts)
 		}
 		e.logf("%v; restarting from the last checkpoint (%d of %d)", err, failures, opts.MaxRestarts)
@@ -209,9 +215,9 @@ func newEngine(p *plan.Plan, opts Options) *engine {
 			src.limit(opts.TimeRange)
 			e.srcs = append(e.srcs, src)
 		case plan.DedupeStage:
-			s.dedupe = newDeduper(s.st.DedupeWithin)
+			s.dedupe = window.NewDedupe(s.st.DedupeWithin)
 		case plan.AggregateStage:
-			s.op = window.NewOperator(s.opConfig())
+			s.op = window.NewOperator(opConfig(s.st))
 			s.key = make([]any, len(s.st.GroupBy))
 			s.args = make([]any, len(s.st.Aggs))
 		case plan.SinkStage:
@@ -246,10 +252,10 @@ func (e *engine) summary() Summary {
 }
 
 // opConfig is the window operator configuration of an aggregate stage.
-func (s *stageRT) opConfig() window.Config {
+func opConfig(st *plan.Stage) window.Config {
 	return window.Config{
-		Spec: s.st.Window, Aggs: s.st.AggFuncs,
-		AllowedLateness: s.st.AllowedLateness, Emit: s.st.Emit,
+		Spec: st.Window, Aggs: st.AggFuncs,
+		AllowedLateness: st.AllowedLateness, Emit: st.Emit,
 	}
 }
 
@@ -265,7 +271,8 @@ type stageRT struct {
 
 	sink *sinkRT
 
-	dedupe *deduper
+	dedupe  *window.Dedupe
+	scratch []byte // the dedupe key being encoded
 
 	idle       bool  // a source whose partitions are all idle: it holds no watermark back
 	lastUpdate int64 // processing time of the last emit:updates flush, Unix ns
@@ -380,7 +387,7 @@ func (e *engine) propagate(ctx context.Context, src *sourceRT) error {
 		}
 		s.wm = w
 		if s.dedupe != nil {
-			s.dedupe.forget(w)
+			s.dedupe.Forget(w)
 		}
 		if s.op != nil {
 			var err error
@@ -480,11 +487,12 @@ func (e *engine) push(ctx context.Context, s *stageRT, r *record.Record) error {
 			}
 		}
 	case plan.DedupeStage:
-		key, err := s.dedupe.key(st, r)
+		key, err := dedupeKey(st, r, s.scratch)
 		if err != nil {
 			return e.rejectRecord(ctx, r, st, err)
 		}
-		if !s.dedupe.admit(key, r.Time) {
+		s.scratch = key
+		if !s.dedupe.Admit(key, r.Time) {
 			e.dupes.Add(1)
 			return nil
 		}
