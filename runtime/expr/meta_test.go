@@ -49,3 +49,41 @@ func TestMeta(t *testing.T) {
 		t.Errorf("meta in a typed env: %v", ds.Err())
 	}
 }
+
+// BenchmarkMeta evaluates a filter on a message's metadata, as a Kafka
+// pipeline does on every record.
+func BenchmarkMeta(b *testing.B) {
+	env := NewEnv([]string{"n"}, []schema.Type{{Kind: schema.Int}})
+	p, ds := CompileBool(config.Expr{Text: `meta.key == "k1"`}, env)
+	if ds.HasErrors() {
+		b.Fatal(ds.Err())
+	}
+	r := &record.Record{
+		Values: []any{int64(1)},
+		Meta:   []sdk.Field{{Name: "key", Value: "k1"}, {Name: "topic", Value: "t"}, {Name: "partition", Value: int64(3)}},
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if ok, err := p.EvalBool(r); err != nil || !ok {
+			b.Fatal(ok, err)
+		}
+	}
+}
+
+// The value of `meta` itself outlives the next evaluation.
+func TestMetaValueKept(t *testing.T) {
+	p, ds := Compile(config.Expr{Text: `meta`}, DynamicEnv(nil))
+	if ds.HasErrors() {
+		t.Fatal(ds.Err())
+	}
+	first, err := p.Eval(&record.Record{Meta: []sdk.Field{{Name: "key", Value: "k1"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Eval(&record.Record{Meta: []sdk.Field{{Name: "key", Value: "k2"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := first.(map[string]any)["key"]; got != "k1" {
+		t.Errorf("the first value's key became %v", got)
+	}
+}

@@ -3,6 +3,7 @@ package expr
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"time"
@@ -35,7 +36,8 @@ type Program struct {
 	dyn     *record.Dynamic // schemaless: slots follow dyn's layout
 	layout  *record.Layout  // the layout slots were resolved against
 	typ     schema.Type
-	meta    bool // reads the record's metadata as meta
+	meta    bool           // reads the record's metadata as meta
+	metaMap map[string]any // meta, reused from record to record
 }
 
 func newProgram(vp *vm.Program, env *Env, refs []string, all bool, typ schema.Type) *Program {
@@ -111,13 +113,16 @@ func (p *Program) fill(r *record.Record) {
 		p.env[n] = v
 	}
 	if p.meta {
-		m := map[string]any{}
+		if p.metaMap == nil {
+			p.metaMap = make(map[string]any, 8)
+		}
+		clear(p.metaMap)
 		if r != nil {
 			for _, f := range r.Meta {
-				m[f.Name] = f.Value
+				p.metaMap[f.Name] = f.Value
 			}
 		}
-		p.env[MetaName] = m
+		p.env[MetaName] = p.metaMap
 	}
 }
 
@@ -138,6 +143,10 @@ func (p *Program) run(r *record.Record) (any, error) {
 	out, err := p.machine.Run(p.prog, p.env)
 	if err != nil {
 		return nil, evalError(err)
+	}
+	if m, ok := out.(map[string]any); ok && p.meta && sameMap(m, p.metaMap) {
+		// `meta` itself: the map is refilled for the next record.
+		return maps.Clone(m), nil
 	}
 	return out, nil
 }
@@ -275,4 +284,9 @@ func needsNormalize(v any) bool {
 	}
 	k := reflect.TypeOf(v).Kind()
 	return k == reflect.Slice || k == reflect.Array || k == reflect.Map
+}
+
+// sameMap reports whether a and b are the same map.
+func sameMap(a, b map[string]any) bool {
+	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
 }
