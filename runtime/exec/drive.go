@@ -36,10 +36,14 @@ func (e *engine) run(ctx context.Context, cancel context.CancelCauseFunc) (err e
 	// Stages open in parallel: each may start a plugin process.
 	sinks := e.allSinks()
 	sinkErrs := inParallel(len(sinks), func(i int) error {
-		if e.plan.Mode == config.Stream {
-			sinks[i].linger = lingerStream
+		k := sinks[i]
+		err := k.open(sinkCtx, e.plan.Pipeline.Name.Value)
+		if e.plan.Mode == config.Stream && k.committer == nil {
+			// Rows of an exactly-once sink wait for their checkpoint;
+			// the others are flushed once no rows came for a while.
+			k.linger = lingerStream
 		}
-		return sinks[i].open(sinkCtx, e.plan.Pipeline.Name.Value)
+		return err
 	})
 	for i, k := range sinks {
 		if sinkErrs[i] == nil {

@@ -121,10 +121,9 @@ func (k *sinkRT) loop(ctx context.Context) {
 	}
 }
 
+// flush makes a sink that takes no part in checkpoints write what it
+// buffers (an exactly-once sink's rows wait for Prepare, never here).
 func (k *sinkRT) flush(ctx context.Context) error {
-	if k.committer != nil {
-		return nil // rows become durable at Prepare, with the checkpoint
-	}
 	if f, ok := k.sink.(sdk.Flusher); ok {
 		if err := f.Flush(ctx); err != nil {
 			return fmt.Errorf("sink %s: flush: %w", k.st.Name, err)
