@@ -384,6 +384,10 @@ sinks:
 	}
 	// A declared partition that never delivers lets go after idle_timeout.
 	f.batches <- sdk.Batch{Partitions: []string{"p3"}}
+	// This send completes only when the reader asks for more, so p3's
+	// batch has been stamped with the time it was read, before the clock
+	// moves on.
+	f.batches <- sdk.Batch{}
 	clk.Add(2 * time.Minute)
 	f.batches <- sdk.Batch{Messages: []sdk.Message{msg("p1", 3, "09:30", ""), msg("p2", 2, "09:30", "")}}
 	row := receive(t, c.rows)
