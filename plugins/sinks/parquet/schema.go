@@ -14,6 +14,7 @@ import (
 	"github.com/parquet-go/parquet-go/encoding"
 	"github.com/shopspring/decimal"
 
+	"github.com/flowctl/flowctl/plugins/internal/jsonvalue"
 	"github.com/flowctl/flowctl/plugins/sdk"
 )
 
@@ -214,41 +215,9 @@ func (c coder) decode(t colType, v pq.Value) (any, error) {
 		}
 		return decimal.NewFromBigInt(u, -c.scale), nil
 	case typeJSON:
-		return decodeJSON(v.ByteArray())
+		return jsonvalue.Decode(v.ByteArray())
 	}
 	return nil, fmt.Errorf("cannot decode a %s column", t)
-}
-
-// decodeJSON decodes a JSON column value: integers become int64, other
-// numbers float64.
-func decodeJSON(b []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, fmt.Errorf("bad JSON value: %w", err)
-	}
-	return fromJSON(v), nil
-}
-
-func fromJSON(v any) any {
-	switch v := v.(type) {
-	case json.Number:
-		if i, err := v.Int64(); err == nil {
-			return i
-		}
-		f, _ := v.Float64()
-		return f
-	case []any:
-		for i, e := range v {
-			v[i] = fromJSON(e)
-		}
-	case map[string]any:
-		for k, e := range v {
-			v[k] = fromJSON(e)
-		}
-	}
-	return v
 }
 
 // metaKey is the file key-value metadata entry that records each

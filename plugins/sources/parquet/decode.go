@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"math/big"
 	"time"
@@ -12,6 +11,8 @@ import (
 	pq "github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/format"
 	"github.com/shopspring/decimal"
+
+	"github.com/flowctl/flowctl/plugins/internal/jsonvalue"
 )
 
 // metaKey is the file metadata entry in which the parquet sink records
@@ -97,7 +98,7 @@ func bytesDecoder(lt format.LogicalTypeValue) decoder {
 	case *format.StringType, *format.EnumType:
 		return func(v pq.Value) (any, error) { return string(v.ByteArray()), nil }
 	case *format.JsonType:
-		return func(v pq.Value) (any, error) { return decodeJSON(v.ByteArray()) }
+		return func(v pq.Value) (any, error) { return jsonvalue.Decode(v.ByteArray()) }
 	case *format.DecimalType:
 		return func(v pq.Value) (any, error) { return decimal.NewFromBigInt(signedBig(v.ByteArray()), -lt.Scale), nil }
 	case *format.UUIDType:
@@ -132,38 +133,6 @@ func formatUUID(b []byte) string {
 	}
 	h := hex.EncodeToString(b)
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
-
-// decodeJSON decodes a JSON value: integers become int64, other numbers
-// float64.
-func decodeJSON(b []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, fmt.Errorf("bad JSON value: %w", err)
-	}
-	return fromJSON(v), nil
-}
-
-func fromJSON(v any) any {
-	switch v := v.(type) {
-	case json.Number:
-		if i, err := v.Int64(); err == nil {
-			return i
-		}
-		f, _ := v.Float64()
-		return f
-	case []any:
-		for i, e := range v {
-			v[i] = fromJSON(e)
-		}
-	case map[string]any:
-		for k, e := range v {
-			v[k] = fromJSON(e)
-		}
-	}
-	return v
 }
 
 // statTime decodes a row group's min or max statistic of a timestamp or
