@@ -1,19 +1,15 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	osexec "os/exec"
 	"os/signal"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -22,8 +18,6 @@ import (
 	"github.com/flowctl/flowctl/runtime/backfill"
 	"github.com/flowctl/flowctl/runtime/config"
 	"github.com/flowctl/flowctl/runtime/exec"
-	"github.com/flowctl/flowctl/runtime/plan"
-	"github.com/flowctl/flowctl/runtime/pluginhost"
 )
 
 func newBackfill() *cobra.Command {
@@ -68,7 +62,7 @@ rerun after an interruption skips the slices already done.`,
 			if bar != nil {
 				progress = bar.update
 			}
-			c, err := newSliceCompiler(stderr, args[0], sets, bar != nil)
+			c, err := newPlanCompiler(stderr, args[0], sets, config.Batch, bar != nil)
 			if err != nil {
 				return failed(err)
 			}
@@ -124,49 +118,6 @@ func specs(plugins []sdk.Plugin) []sdk.Spec {
 		out[i] = p.Spec
 	}
 	return out
-}
-
-// sliceCompiler compiles the pipeline of each slice: the user's --set
-// values, then the slice's range. Diagnostics become the error; warnings,
-// which the first compile printed, are not repeated. Plugin log lines
-// below quiet's level are dropped, so they do not break up a progress bar.
-type sliceCompiler struct {
-	file   string
-	sets   []string
-	server func() *osexec.Cmd
-	stderr io.Writer
-	level  hclog.Level
-}
-
-func newSliceCompiler(stderr io.Writer, file string, sets []string, quiet bool) (*sliceCompiler, error) {
-	server, err := pluginhost.Reexec("flowctl", []string{servePluginsCommand})
-	if err != nil {
-		return nil, err
-	}
-	c := &sliceCompiler{file: file, sets: sets, server: server, stderr: stderr, level: hclog.Info}
-	if quiet {
-		c.level = hclog.Warn
-	}
-	return c, nil
-}
-
-func (c *sliceCompiler) compile(ctx context.Context, sets []string) (*plan.Plan, error) {
-	host := pluginhost.New(pluginhost.Options{Builtins: builtins(), Server: c.server, Stderr: c.stderr, LogLevel: c.level})
-	defer host.Close()
-	p, ds := config.LoadFileWith(c.file, config.Options{Sets: append(slices.Clip(c.sets), sets...)})
-	if p == nil {
-		return nil, ds.Err()
-	}
-	set, rds := host.Resolve(ctx, p)
-	pl, pds := plan.Compile(p, set.Catalog, config.Batch)
-	ds = append(ds, rds...)
-	ds = append(ds, pds...)
-	ds = append(ds, set.Bind(pl)...)
-	ds.Sort()
-	if err := ds.Err(); err != nil {
-		return nil, err
-	}
-	return pl, nil
 }
 
 // backfillBar shows a backfill's slices on a terminal, with its records

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -10,9 +12,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/flowctl/flowctl/runtime/checkpoint"
+	"github.com/flowctl/flowctl/runtime/config"
 	"github.com/flowctl/flowctl/runtime/exec"
 	"github.com/flowctl/flowctl/runtime/metrics"
 	"github.com/flowctl/flowctl/runtime/plan"
+	"github.com/flowctl/flowctl/runtime/scaleout"
 )
 
 func newRun() *cobra.Command {
@@ -45,6 +49,9 @@ func newRun() *cobra.Command {
 				}
 				fmt.Fprintf(cmd.ErrOrStderr(), "serving metrics on http://%s/metrics\n", addr)
 			}
+			if pl.ScaleOutSource() != nil && pl.Mode != config.Batch {
+				return runScaledOut(ctx, cmd.ErrOrStderr(), args[0], pl, sets, fromScratch, rep)
+			}
 			bar := newProgress(cmd.ErrOrStderr())
 			sum, err := exec.Run(ctx, pl, exec.Options{
 				Stderr:        cmd.ErrOrStderr(),
@@ -74,6 +81,34 @@ func newRun() *cobra.Command {
 	cmd.Flags().BoolVar(&fromScratch, "from-scratch", false, "discard the pipeline's checkpoints and start from the beginning of its sources")
 	cmd.Flags().StringArrayVar(&sets, "set", nil, "override a value of the pipeline file: path=value, e.g. sources.orders.config.path=in/*.jsonl (repeatable)")
 	return cmd
+}
+
+// runScaledOut runs this process's share of a pipeline whose source shares
+// its partitions among processes (runtime/scaleout). Each partition is
+// compiled again, for its own run, in the mode pl was compiled in.
+func runScaledOut(ctx context.Context, stderr io.Writer, file string, pl *plan.Plan, sets []string, fromScratch bool, rep *metrics.Reporter) error {
+	c, err := newPlanCompiler(stderr, file, sets, pl.Mode, false)
+	if err != nil {
+		return failed(err)
+	}
+	sum, err := scaleout.Run(ctx, scaleout.Options{
+		Compile:     func(ctx context.Context) (*plan.Plan, error) { return c.compile(ctx, nil) },
+		Checkpoints: checkpoints(pl),
+		Exec:        exec.Options{Stderr: stderr, FromScratch: fromScratch, ProgressEvery: 500 * time.Millisecond},
+		Progress: func(s scaleout.Summary) {
+			if rep != nil {
+				rep.Update(s.Summary)
+			}
+		},
+	})
+	if rep != nil {
+		rep.Update(sum.Summary)
+	}
+	fmt.Fprintln(stderr, sum)
+	if err != nil {
+		return failed(err)
+	}
+	return nil
 }
 
 // checkpoints is the store of the pipeline's `checkpoint.dir`.

@@ -54,6 +54,10 @@ type Spec struct {
 	// is its own. `flowctl backfill`, which runs its slices as instances,
 	// refuses sinks without it.
 	Instances bool
+	// ScaleOut, for a source, says it implements Rebalancer: several
+	// processes running the same pipeline with `scale_out: true` share its
+	// partitions, each partition's state following it (see Rebalancer).
+	ScaleOut bool
 }
 
 // TimeRange names the config fields in which a source takes an
@@ -94,6 +98,9 @@ func (s Spec) Check() error {
 	case KindSource, KindSink, KindTransform:
 	default:
 		return fmt.Errorf("plugin %s: unknown kind %q", s.Name, s.Kind)
+	}
+	if s.ScaleOut && s.Kind != KindSource {
+		return fmt.Errorf("plugin %s: ScaleOut is for sources, not a %s", s.Name, s.Kind)
 	}
 	if s.Instances && s.Kind != KindSink {
 		return fmt.Errorf("plugin %s: Instances is for sinks, not a %s", s.Name, s.Kind)

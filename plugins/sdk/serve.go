@@ -197,11 +197,13 @@ type table[T any] struct {
 type instance[T any] struct {
 	mu     sync.Mutex
 	ackMu  sync.Mutex // serializes Acks, which may overlap a Read (see Acker)
+	rebMu  sync.Mutex // serializes Rebalances, which wait beside the other calls
 	plugin T
 	// Capabilities the host is told about at Open.
-	acker     Acker
-	flusher   Flusher
-	committer Committer
+	acker      Acker
+	rebalancer Rebalancer
+	flusher    Flusher
+	committer  Committer
 
 	// A source's reads (see handleRead).
 	reader reader
@@ -358,11 +360,13 @@ func (v sourceService) Open(ctx context.Context, req *pb.SourceOpenRequest) (*pb
 	}
 	src := pl.NewSource()
 	open := OpenRequest{
-		Config:   req.Config,
-		Format:   req.Format,
-		Resume:   positionsFromPB(req.Resume),
-		Bounded:  req.Bounded,
-		Settings: v.s.settings(KindSource, req.Plugin, req.Name, req.Pipeline, req.Instance),
+		Config:     req.Config,
+		Format:     req.Format,
+		Resume:     positionsFromPB(req.Resume),
+		Bounded:    req.Bounded,
+		Partitions: req.Partitions,
+		Coordinate: req.Coordinate,
+		Settings:   v.s.settings(KindSource, req.Plugin, req.Name, req.Pipeline, req.Instance),
 	}
 	if err := src.Open(ctx, open); err != nil {
 		// Close is called once, even after errors.
@@ -374,8 +378,28 @@ func (v sourceService) Open(ctx context.Context, req *pb.SourceOpenRequest) (*pb
 	id := v.s.next.Add(1)
 	in := &instance[Source]{plugin: src}
 	in.acker, _ = src.(Acker)
+	in.rebalancer, _ = src.(Rebalancer)
 	v.s.sources.add(id, in)
-	return &pb.SourceOpenResponse{Instance: id, Acks: in.acker != nil}, nil
+	return &pb.SourceOpenResponse{Instance: id, Acks: in.acker != nil, Rebalances: in.rebalancer != nil}, nil
+}
+
+func (v sourceService) Rebalance(ctx context.Context, req *pb.SourceRebalanceRequest) (*pb.SourceRebalanceResponse, error) {
+	in, err := v.s.sources.get(req.Instance)
+	if err != nil {
+		return nil, statusError(err)
+	}
+	if in.rebalancer == nil {
+		return nil, statusError(fmt.Errorf("source instance %d does not share its partitions (it does not implement sdk.Rebalancer)", req.Instance))
+	}
+	// Not under in.mu: it waits for the group, while Acks and, once the
+	// host cancels it, Close go on.
+	in.rebMu.Lock()
+	defer in.rebMu.Unlock()
+	a, err := in.rebalancer.Rebalance(ctx, req.Released)
+	if err != nil {
+		return nil, statusError(err)
+	}
+	return &pb.SourceRebalanceResponse{Assigned: a.Assigned, Revoked: a.Revoked, Lost: a.Lost}, nil
 }
 
 func (v sourceService) Ack(ctx context.Context, req *pb.SourceAckRequest) (*pb.SourceAckResponse, error) {

@@ -254,6 +254,7 @@ func specToPB(s Spec) (*pb.Spec, error) {
 		// Backfills: sdk.Spec.TimeRange and Instances.
 		TimeRange: timeRangeToPB(s.TimeRange),
 		Instances: s.Instances,
+		ScaleOut:  s.ScaleOut,
 	}, nil
 }
 

@@ -18,6 +18,19 @@ type OpenRequest struct {
 	// opens and then returns ErrEndOfInput, as with its own bounded
 	// setting. Sources that always end may ignore it.
 	Bounded bool
+	// Partitions, when set, limits the source to these partitions, named
+	// as its messages' Position.Partition names them: the host runs one
+	// share of a scaled-out pipeline (`scale_out: true`), and another
+	// process reads the others. Resume then holds positions of these
+	// partitions only. Only sources whose Spec sets ScaleOut get it.
+	Partitions []string
+	// Coordinate opens the source as its process's member of the group
+	// that shares the source's partitions among the processes running the
+	// pipeline (a Kafka consumer group). The host then calls Rebalance
+	// (see Rebalancer) and Ack on the instance, never Read; the instances
+	// that read are opened with Partitions. Only sources whose Spec sets
+	// ScaleOut get it.
+	Coordinate bool
 	// Settings carries what the host provides besides the user's config.
 	Settings Settings
 }
@@ -69,4 +82,43 @@ type Source interface {
 // with itself, Open or Close.
 type Acker interface {
 	Ack(ctx context.Context, positions []Position) error
+}
+
+// Rebalancer is implemented by sources that share their partitions among
+// several processes running one pipeline (Spec.ScaleOut), through a group
+// their system coordinates: Kafka's consumer groups. The host opens one
+// instance with OpenRequest.Coordinate, which joins the group, and calls
+// Rebalance on it in a loop; for each partition assigned it restores the
+// partition's state from the shared checkpoint storage and opens a reading
+// instance with OpenRequest.Partitions.
+//
+// A revoked partition must not be read by another process before this one
+// has checkpointed it, or its state would be restored without the records
+// read since: the source holds the group's rebalance back until the host
+// reports the partition released, in the next call. Partitions that are
+// lost instead (the process was too slow to answer and the group has moved
+// on) are stopped without a checkpoint; the new owner resumes from the
+// last one.
+//
+// Rebalance is called from one goroutine, one call at a time, but
+// concurrently with Ack; Close may be called while a Rebalance waits, after
+// the context of that call was cancelled.
+type Rebalancer interface {
+	// Rebalance reports the partitions that earlier answers revoked and
+	// the host has since stopped and checkpointed, and then waits for the
+	// next change of the process's assignment (the first call: the first
+	// assignment), or ctx.
+	Rebalance(ctx context.Context, released []string) (Assignment, error)
+}
+
+// Assignment is a change of the partitions assigned to a process.
+type Assignment struct {
+	// Assigned partitions are this process's from now on.
+	Assigned []string
+	// Revoked partitions are to be stopped: the host checkpoints each and
+	// reports it released in its next Rebalance call.
+	Revoked []string
+	// Lost says the Revoked partitions already belong to another process:
+	// the host stops them without a checkpoint.
+	Lost bool
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -213,4 +214,56 @@ func sortedKeys(m map[string][]byte) []string {
 // newest 3 checkpoints.
 func NewDir(dir string) *Store {
 	return &Store{Bucket: Dir{Path: dir}, Where: dir, Keep: 3}
+}
+
+// Sub returns the store of the checkpoints kept under folder (one path
+// segment; it is escaped) within s's bucket: for a Dir, its subdirectory;
+// for another Bucket, the objects whose names start with "folder/". A
+// scaled-out pipeline keeps each partition's checkpoints in a Sub of its
+// checkpoint folder, which every process reaches.
+func (s *Store) Sub(folder string) *Store {
+	seg := url.PathEscape(folder)
+	sub := &Store{Where: s.Where + "/" + seg, Keep: s.Keep}
+	switch b := s.Bucket.(type) {
+	case Dir:
+		sub.Bucket = Dir{Path: filepath.Join(b.Path, seg)}
+	case prefixed:
+		sub.Bucket = prefixed{b.b, b.prefix + seg + "/"}
+	default:
+		sub.Bucket = prefixed{b, seg + "/"}
+	}
+	return sub
+}
+
+// prefixed is a Bucket whose names are those of another under a prefix.
+type prefixed struct {
+	b      Bucket
+	prefix string
+}
+
+func (p prefixed) Put(ctx context.Context, name string, data []byte) error {
+	return p.b.Put(ctx, p.prefix+name, data)
+}
+
+func (p prefixed) Get(ctx context.Context, name string) ([]byte, error) {
+	return p.b.Get(ctx, p.prefix+name)
+}
+
+func (p prefixed) Delete(ctx context.Context, name string) error {
+	return p.b.Delete(ctx, p.prefix+name)
+}
+
+// List returns the names directly under the prefix, without it.
+func (p prefixed) List(ctx context.Context, pfx string) ([]string, error) {
+	names, err := p.b.List(ctx, p.prefix+pfx)
+	if err != nil {
+		return nil, err
+	}
+	out := names[:0]
+	for _, n := range names {
+		if rest := strings.TrimPrefix(n, p.prefix); !strings.Contains(rest, "/") {
+			out = append(out, rest)
+		}
+	}
+	return out, nil
 }

@@ -119,6 +119,10 @@ type Source struct {
 	SchemaAbs string // Schema resolved against the pipeline's folder
 	EventTime *Expr  // nil when absent
 	Watermark Watermark
+	// ScaleOut shares the source's partitions among every process that
+	// runs the pipeline (a Kafka consumer group); each partition then runs
+	// with state of its own.
+	ScaleOut Bool
 }
 
 // Watermark configures a source's watermark.

@@ -17,7 +17,7 @@ import (
 var (
 	pipelineKeys   = []string{"version", "name", "mode", "trigger", "plugin_dirs", "sources", "transforms", "sinks", "dead_letter", "checkpoint"}
 	triggerKeys    = []string{"every", "once", "available_now", "max_records"}
-	sourceKeys     = []string{"name", "plugin", "config", "format", "schema", "event_time", "watermark", "isolation"}
+	sourceKeys     = []string{"name", "plugin", "config", "format", "schema", "event_time", "watermark", "isolation", "scale_out"}
 	watermarkKeys  = []string{"lateness", "idle_timeout"}
 	transformKeys  = []string{"name", "from", "filter", "map", "aggregate", "window", "group_by", "emit", "update_every", "allowed_lateness", "late", "dedupe", "plugin", "config", "isolation"}
 	dedupeKeys     = []string{"key", "within"}
@@ -268,6 +268,9 @@ func (l *loader) source(n *yaml.Node, path, dir string) *Source {
 	}
 	if v := f.get("event_time"); v != nil {
 		s.EventTime = l.expr(v, field(path, "event_time"))
+	}
+	if v := f.get("scale_out"); v != nil {
+		s.ScaleOut, _ = l.boolean(v, field(path, "scale_out"))
 	}
 	if v := f.get("watermark"); v != nil {
 		wpath := field(path, "watermark")

@@ -272,13 +272,17 @@ func (e *engine) takeCheckpoint(ctx context.Context) error {
 	e.nextID++
 	e.checkpoints.Add(1)
 	for _, s := range e.srcs {
-		if s.acker == nil {
+		pos := s.positions()
+		if len(pos) == 0 {
 			continue
 		}
-		if pos := s.positions(); len(pos) > 0 {
+		if s.acker != nil {
 			if err := s.acker.Ack(ctx, pos); err != nil {
 				return fmt.Errorf("source %s: ack: %w", s.stage.st.Name, err)
 			}
+		}
+		if e.opts.Acked != nil {
+			e.opts.Acked(ctx, s.stage.st.Name, pos)
 		}
 	}
 	return e.firstSinkError()

@@ -58,6 +58,13 @@ type Options struct {
 	// TimeRange, if set, drops the records whose event time lies outside
 	// it as they leave their source (see TimeRange).
 	TimeRange *TimeRange
+	// Partitions, if set, limits the sources to these partitions
+	// (sdk.OpenRequest.Partitions): the run is one partition of a
+	// scaled-out pipeline (runtime/scaleout).
+	Partitions []string
+	// Acked, if set, is called after each checkpoint with the positions
+	// each source was acknowledged up to.
+	Acked func(ctx context.Context, source string, positions []sdk.Position)
 }
 
 // NoWatermark and EndOfTime bound watermarks: a watermark that has not
@@ -212,6 +219,7 @@ func newEngine(p *plan.Plan, opts Options) *engine {
 		case plan.SourceStage:
 			src := newSourceRT(s)
 			src.instance = opts.Instance
+			src.partitions = opts.Partitions
 			src.limit(opts.TimeRange)
 			e.srcs = append(e.srcs, src)
 		case plan.DedupeStage:

@@ -33,7 +33,8 @@ type sourceRT struct {
 
 	caughtUp bool // the last chunk the engine took said the source was caught up
 
-	instance string // Options.Instance, for the source's Settings
+	instance   string   // Options.Instance, for the source's Settings
+	partitions []string // Options.Partitions
 	// Options.TimeRange as [lo, hi) when ranged; outside counts the
 	// records dropped for lying outside it (timerange.go).
 	ranged  bool
@@ -70,7 +71,7 @@ func (s *sourceRT) open(ctx context.Context, pipeline string, bounded bool) erro
 	s.src = st.Plugin.NewSource()
 	s.acker, _ = s.src.(sdk.Acker)
 	err = s.src.Open(ctx, sdk.OpenRequest{
-		Config: st.Config.JSON, Format: st.Format, Resume: s.resume, Bounded: bounded,
+		Config: st.Config.JSON, Format: st.Format, Resume: s.resume, Bounded: bounded, Partitions: s.partitions,
 		Settings: sdk.Settings{Name: st.Name, Pipeline: pipeline, Instance: s.instance},
 	})
 	if err != nil {

@@ -117,6 +117,7 @@ type Stage struct {
 	EventTime   *expr.Program // nil: the message's own time, if any
 	Lateness    int64         // nanoseconds
 	IdleTimeout int64
+	ScaleOut    bool // `scale_out: true`: partitions shared among processes (runtime/scaleout)
 
 	// Filter.
 	Filter *expr.Program
@@ -177,6 +178,7 @@ func Compile(p *config.Pipeline, cat *catalog.Catalog, mode config.Mode) (*Plan,
 			pl.DeadLetter.Out = Fields{Names: DeadLetterColumns}
 		}
 	}
+	c.checkScaleOut()
 	ds.Sort()
 	return pl, ds
 }
@@ -290,6 +292,11 @@ func (c *compiler) source(n *graph.Node) {
 	}
 	s.Lateness = int64(src.Watermark.Lateness.Value)
 	s.IdleTimeout = int64(src.Watermark.IdleTimeout.Value)
+	s.ScaleOut = src.ScaleOut.Value
+	if s.ScaleOut && s.Plugin.Spec.Name != "" && !s.Plugin.Spec.ScaleOut {
+		c.ds.Add(src.ScaleOut.Pos, path+".scale_out", "plugin %s cannot share its partitions among processes%s",
+			s.Plugin.Spec.Name, can(c.cat, sdk.KindSource, func(s sdk.Spec) bool { return s.ScaleOut }))
+	}
 	c.add(s)
 	s.Sources = []int{s.Index}
 }

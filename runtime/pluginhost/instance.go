@@ -186,8 +186,9 @@ type source struct {
 }
 
 var (
-	_ sdk.Source = (*source)(nil)
-	_ sdk.Acker  = (*source)(nil)
+	_ sdk.Source     = (*source)(nil)
+	_ sdk.Acker      = (*source)(nil)
+	_ sdk.Rebalancer = (*source)(nil)
 )
 
 // Open starts a process and opens the plugin's source in it.
@@ -221,6 +222,20 @@ func (s *source) Ack(ctx context.Context, positions []sdk.Position) error {
 		return nil
 	}
 	return s.check(s.acker.Ack(ctx, positions))
+}
+
+// Rebalance passes the call on to the plugin's source; it fails if that
+// does not implement sdk.Rebalancer.
+func (s *source) Rebalance(ctx context.Context, released []string) (sdk.Assignment, error) {
+	if err := s.usable(); err != nil {
+		return sdk.Assignment{}, err
+	}
+	r, ok := s.src.(sdk.Rebalancer)
+	if !ok {
+		return sdk.Assignment{}, fmt.Errorf("%s: the plugin does not share its partitions", s.st.label())
+	}
+	a, err := r.Rebalance(ctx, released)
+	return a, s.check(err)
 }
 
 // Close closes the plugin's source and stops its process.

@@ -381,6 +381,7 @@ func specFromPB(s *pb.Spec) (sdk.Spec, error) {
 		// Backfills: sdk.Spec.TimeRange and Instances.
 		TimeRange: timeRangeFromPB(s.TimeRange),
 		Instances: s.Instances,
+		ScaleOut:  s.ScaleOut,
 	}, nil
 }
 

@@ -15,6 +15,7 @@ type remoteSource struct {
 	id     uint64 // the instance, once open
 	open   bool
 	acks   bool   // the plugin's source implements sdk.Acker
+	rebal  bool   // the plugin's source implements sdk.Rebalancer
 	seq    uint64 // the Read results received from the plugin
 	// The results received and not yet returned, whether the last one
 	// received had more to come, and the call made ahead, if any.
@@ -38,8 +39,9 @@ type readCall struct {
 }
 
 var (
-	_ sdk.Source = (*remoteSource)(nil)
-	_ sdk.Acker  = (*remoteSource)(nil)
+	_ sdk.Source     = (*remoteSource)(nil)
+	_ sdk.Acker      = (*remoteSource)(nil)
+	_ sdk.Rebalancer = (*remoteSource)(nil)
 )
 
 // Open opens an instance of the source in the plugin process. The
@@ -49,19 +51,21 @@ func (s *remoteSource) Open(ctx context.Context, req sdk.OpenRequest) error {
 		return errors.New("source is already open")
 	}
 	resp, err := s.c.source.Open(ctx, &pb.SourceOpenRequest{
-		Plugin:   s.plugin,
-		Config:   req.Config,
-		Format:   req.Format,
-		Resume:   positionsToPB(req.Resume),
-		Name:     req.Settings.Name,
-		Pipeline: req.Settings.Pipeline,
-		Instance: req.Settings.Instance,
-		Bounded:  req.Bounded,
+		Plugin:     s.plugin,
+		Config:     req.Config,
+		Format:     req.Format,
+		Resume:     positionsToPB(req.Resume),
+		Name:       req.Settings.Name,
+		Pipeline:   req.Settings.Pipeline,
+		Instance:   req.Settings.Instance,
+		Bounded:    req.Bounded,
+		Partitions: req.Partitions,
+		Coordinate: req.Coordinate,
 	})
 	if err != nil {
 		return callError(ctx, err)
 	}
-	s.id, s.acks, s.open = resp.Instance, resp.Acks, true
+	s.id, s.acks, s.rebal, s.open = resp.Instance, resp.Acks, resp.Rebalances, true
 	return nil
 }
 
@@ -177,6 +181,23 @@ func (s *remoteSource) Ack(ctx context.Context, positions []sdk.Position) error 
 	}
 	return nil
 }
+
+// Rebalance calls the plugin's source's Rebalance (see sdk.Rebalancer). It
+// fails if the source does not implement it. It may overlap Ack.
+func (s *remoteSource) Rebalance(ctx context.Context, released []string) (sdk.Assignment, error) {
+	if !s.open || !s.rebal {
+		return sdk.Assignment{}, errors.New("the source does not share its partitions (it does not implement sdk.Rebalancer)")
+	}
+	resp, err := s.c.source.Rebalance(ctx, &pb.SourceRebalanceRequest{Instance: s.id, Released: released})
+	if err != nil {
+		return sdk.Assignment{}, callError(ctx, err)
+	}
+	return sdk.Assignment{Assigned: resp.Assigned, Revoked: resp.Revoked, Lost: resp.Lost}, nil
+}
+
+// Rebalances reports whether the plugin's source implements
+// sdk.Rebalancer; known once the source is open.
+func (s *remoteSource) Rebalances() bool { return s.rebal }
 
 // Close closes the instance in the plugin process. Closing a source that
 // is not open does nothing.

@@ -252,7 +252,10 @@ type Spec struct {
 	TimeRange *TimeRange `protobuf:"bytes,9,opt,name=time_range,json=timeRange,proto3" json:"time_range,omitempty"`
 	// The sink keeps concurrent instances apart (sdk.Spec.Instances);
 	// false in the specs of an older plugin.
-	Instances     bool `protobuf:"varint,10,opt,name=instances,proto3" json:"instances,omitempty"`
+	Instances bool `protobuf:"varint,10,opt,name=instances,proto3" json:"instances,omitempty"`
+	// The source shares its partitions among the processes that run one
+	// pipeline (sdk.Spec.ScaleOut); false in the specs of an older plugin.
+	ScaleOut      bool `protobuf:"varint,11,opt,name=scale_out,json=scaleOut,proto3" json:"scale_out,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -353,6 +356,13 @@ func (x *Spec) GetTimeRange() *TimeRange {
 func (x *Spec) GetInstances() bool {
 	if x != nil {
 		return x.Instances
+	}
+	return false
+}
+
+func (x *Spec) GetScaleOut() bool {
+	if x != nil {
+		return x.ScaleOut
 	}
 	return false
 }
@@ -1003,7 +1013,7 @@ var File_flowctl_plugin_v1_plugin_proto protoreflect.FileDescriptor
 
 const file_flowctl_plugin_v1_plugin_proto_rawDesc = "" +
 	"\n" +
-	"\x1eflowctl/plugin/v1/plugin.proto\x12\x11flowctl.plugin.v1\x1a\x1dflowctl/plugin/v1/value.proto\"\xe7\x02\n" +
+	"\x1eflowctl/plugin/v1/plugin.proto\x12\x11flowctl.plugin.v1\x1a\x1dflowctl/plugin/v1/value.proto\"\x84\x03\n" +
 	"\x04Spec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12+\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x17.flowctl.plugin.v1.KindR\x04kind\x12\x18\n" +
@@ -1016,7 +1026,8 @@ const file_flowctl_plugin_v1_plugin_proto_rawDesc = "" +
 	"\n" +
 	"time_range\x18\t \x01(\v2\x1c.flowctl.plugin.v1.TimeRangeR\ttimeRange\x12\x1c\n" +
 	"\tinstances\x18\n" +
-	" \x01(\bR\tinstances\"/\n" +
+	" \x01(\bR\tinstances\x12\x1b\n" +
+	"\tscale_out\x18\v \x01(\bR\bscaleOut\"/\n" +
 	"\tTimeRange\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\tR\x04from\x12\x0e\n" +
 	"\x02to\x18\x02 \x01(\tR\x02to\"\x8b\x02\n" +

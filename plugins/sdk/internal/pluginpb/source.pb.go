@@ -43,7 +43,14 @@ type SourceOpenRequest struct {
 	Instance string `protobuf:"bytes,7,opt,name=instance,proto3" json:"instance,omitempty"`
 	// The run is a batch run (sdk.OpenRequest.Bounded): deliver what is
 	// there at Open, then end. False from an older host.
-	Bounded       bool `protobuf:"varint,8,opt,name=bounded,proto3" json:"bounded,omitempty"`
+	Bounded bool `protobuf:"varint,8,opt,name=bounded,proto3" json:"bounded,omitempty"`
+	// The partitions to read, and no others (sdk.OpenRequest.Partitions):
+	// the host runs one share of a scaled-out pipeline. Empty: all of them.
+	Partitions []string `protobuf:"bytes,9,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	// Open the instance as this process's member of the group that shares
+	// the source's partitions (sdk.OpenRequest.Coordinate); the host calls
+	// Rebalance and Ack on it, never Read.
+	Coordinate    bool `protobuf:"varint,10,opt,name=coordinate,proto3" json:"coordinate,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -134,12 +141,28 @@ func (x *SourceOpenRequest) GetBounded() bool {
 	return false
 }
 
+func (x *SourceOpenRequest) GetPartitions() []string {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
+func (x *SourceOpenRequest) GetCoordinate() bool {
+	if x != nil {
+		return x.Coordinate
+	}
+	return false
+}
+
 type SourceOpenResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Identifies the instance in later calls.
 	Instance uint64 `protobuf:"varint,1,opt,name=instance,proto3" json:"instance,omitempty"`
 	// The source wants Ack calls (it implements sdk.Acker).
-	Acks          bool `protobuf:"varint,2,opt,name=acks,proto3" json:"acks,omitempty"`
+	Acks bool `protobuf:"varint,2,opt,name=acks,proto3" json:"acks,omitempty"`
+	// The source takes Rebalance calls (it implements sdk.Rebalancer).
+	Rebalances    bool `protobuf:"varint,3,opt,name=rebalances,proto3" json:"rebalances,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -184,6 +207,13 @@ func (x *SourceOpenResponse) GetInstance() uint64 {
 func (x *SourceOpenResponse) GetAcks() bool {
 	if x != nil {
 		return x.Acks
+	}
+	return false
+}
+
+func (x *SourceOpenResponse) GetRebalances() bool {
+	if x != nil {
+		return x.Rebalances
 	}
 	return false
 }
@@ -541,11 +571,127 @@ func (*SourceCloseResponse) Descriptor() ([]byte, []int) {
 	return file_flowctl_plugin_v1_source_proto_rawDescGZIP(), []int{8}
 }
 
+type SourceRebalanceRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Instance uint64                 `protobuf:"varint,1,opt,name=instance,proto3" json:"instance,omitempty"`
+	// The partitions revoked by earlier answers that the host has stopped
+	// and checkpointed since its last call.
+	Released      []string `protobuf:"bytes,2,rep,name=released,proto3" json:"released,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SourceRebalanceRequest) Reset() {
+	*x = SourceRebalanceRequest{}
+	mi := &file_flowctl_plugin_v1_source_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SourceRebalanceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SourceRebalanceRequest) ProtoMessage() {}
+
+func (x *SourceRebalanceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flowctl_plugin_v1_source_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SourceRebalanceRequest.ProtoReflect.Descriptor instead.
+func (*SourceRebalanceRequest) Descriptor() ([]byte, []int) {
+	return file_flowctl_plugin_v1_source_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *SourceRebalanceRequest) GetInstance() uint64 {
+	if x != nil {
+		return x.Instance
+	}
+	return 0
+}
+
+func (x *SourceRebalanceRequest) GetReleased() []string {
+	if x != nil {
+		return x.Released
+	}
+	return nil
+}
+
+// SourceRebalanceResponse is a change of the process's assignment
+// (sdk.Assignment).
+type SourceRebalanceResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Assigned      []string               `protobuf:"bytes,1,rep,name=assigned,proto3" json:"assigned,omitempty"`
+	Revoked       []string               `protobuf:"bytes,2,rep,name=revoked,proto3" json:"revoked,omitempty"`
+	Lost          bool                   `protobuf:"varint,3,opt,name=lost,proto3" json:"lost,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SourceRebalanceResponse) Reset() {
+	*x = SourceRebalanceResponse{}
+	mi := &file_flowctl_plugin_v1_source_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SourceRebalanceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SourceRebalanceResponse) ProtoMessage() {}
+
+func (x *SourceRebalanceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flowctl_plugin_v1_source_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SourceRebalanceResponse.ProtoReflect.Descriptor instead.
+func (*SourceRebalanceResponse) Descriptor() ([]byte, []int) {
+	return file_flowctl_plugin_v1_source_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *SourceRebalanceResponse) GetAssigned() []string {
+	if x != nil {
+		return x.Assigned
+	}
+	return nil
+}
+
+func (x *SourceRebalanceResponse) GetRevoked() []string {
+	if x != nil {
+		return x.Revoked
+	}
+	return nil
+}
+
+func (x *SourceRebalanceResponse) GetLost() bool {
+	if x != nil {
+		return x.Lost
+	}
+	return false
+}
+
 var File_flowctl_plugin_v1_source_proto protoreflect.FileDescriptor
 
 const file_flowctl_plugin_v1_source_proto_rawDesc = "" +
 	"\n" +
-	"\x1eflowctl/plugin/v1/source.proto\x12\x11flowctl.plugin.v1\x1a\x1dflowctl/plugin/v1/value.proto\x1a\x1eflowctl/plugin/v1/plugin.proto\"\xf6\x01\n" +
+	"\x1eflowctl/plugin/v1/source.proto\x12\x11flowctl.plugin.v1\x1a\x1dflowctl/plugin/v1/value.proto\x1a\x1eflowctl/plugin/v1/plugin.proto\"\xb6\x02\n" +
 	"\x11SourceOpenRequest\x12\x16\n" +
 	"\x06plugin\x18\x01 \x01(\tR\x06plugin\x12\x16\n" +
 	"\x06config\x18\x02 \x01(\fR\x06config\x12\x16\n" +
@@ -554,10 +700,20 @@ const file_flowctl_plugin_v1_source_proto_rawDesc = "" +
 	"\x04name\x18\x05 \x01(\tR\x04name\x12\x1a\n" +
 	"\bpipeline\x18\x06 \x01(\tR\bpipeline\x12\x1a\n" +
 	"\binstance\x18\a \x01(\tR\binstance\x12\x18\n" +
-	"\abounded\x18\b \x01(\bR\abounded\"D\n" +
+	"\abounded\x18\b \x01(\bR\abounded\x12\x1e\n" +
+	"\n" +
+	"partitions\x18\t \x03(\tR\n" +
+	"partitions\x12\x1e\n" +
+	"\n" +
+	"coordinate\x18\n" +
+	" \x01(\bR\n" +
+	"coordinate\"d\n" +
 	"\x12SourceOpenResponse\x12\x1a\n" +
 	"\binstance\x18\x01 \x01(\x04R\binstance\x12\x12\n" +
-	"\x04acks\x18\x02 \x01(\bR\x04acks\"b\n" +
+	"\x04acks\x18\x02 \x01(\bR\x04acks\x12\x1e\n" +
+	"\n" +
+	"rebalances\x18\x03 \x01(\bR\n" +
+	"rebalances\"b\n" +
 	"\x11SourceReadRequest\x12\x1a\n" +
 	"\binstance\x18\x01 \x01(\x04R\binstance\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x1f\n" +
@@ -576,12 +732,20 @@ const file_flowctl_plugin_v1_source_proto_rawDesc = "" +
 	"\x11SourceAckResponse\"0\n" +
 	"\x12SourceCloseRequest\x12\x1a\n" +
 	"\binstance\x18\x01 \x01(\x04R\binstance\"\x15\n" +
-	"\x13SourceCloseResponse2\xdc\x02\n" +
+	"\x13SourceCloseResponse\"P\n" +
+	"\x16SourceRebalanceRequest\x12\x1a\n" +
+	"\binstance\x18\x01 \x01(\x04R\binstance\x12\x1a\n" +
+	"\breleased\x18\x02 \x03(\tR\breleased\"c\n" +
+	"\x17SourceRebalanceResponse\x12\x1a\n" +
+	"\bassigned\x18\x01 \x03(\tR\bassigned\x12\x18\n" +
+	"\arevoked\x18\x02 \x03(\tR\arevoked\x12\x12\n" +
+	"\x04lost\x18\x03 \x01(\bR\x04lost2\xc0\x03\n" +
 	"\x06Source\x12S\n" +
 	"\x04Open\x12$.flowctl.plugin.v1.SourceOpenRequest\x1a%.flowctl.plugin.v1.SourceOpenResponse\x12S\n" +
 	"\x04Read\x12$.flowctl.plugin.v1.SourceReadRequest\x1a%.flowctl.plugin.v1.SourceReadResponse\x12P\n" +
 	"\x03Ack\x12#.flowctl.plugin.v1.SourceAckRequest\x1a$.flowctl.plugin.v1.SourceAckResponse\x12V\n" +
-	"\x05Close\x12%.flowctl.plugin.v1.SourceCloseRequest\x1a&.flowctl.plugin.v1.SourceCloseResponseB:Z8github.com/flowctl/flowctl/plugins/sdk/internal/pluginpbb\x06proto3"
+	"\x05Close\x12%.flowctl.plugin.v1.SourceCloseRequest\x1a&.flowctl.plugin.v1.SourceCloseResponse\x12b\n" +
+	"\tRebalance\x12).flowctl.plugin.v1.SourceRebalanceRequest\x1a*.flowctl.plugin.v1.SourceRebalanceResponseB:Z8github.com/flowctl/flowctl/plugins/sdk/internal/pluginpbb\x06proto3"
 
 var (
 	file_flowctl_plugin_v1_source_proto_rawDescOnce sync.Once
@@ -595,39 +759,43 @@ func file_flowctl_plugin_v1_source_proto_rawDescGZIP() []byte {
 	return file_flowctl_plugin_v1_source_proto_rawDescData
 }
 
-var file_flowctl_plugin_v1_source_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_flowctl_plugin_v1_source_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_flowctl_plugin_v1_source_proto_goTypes = []any{
-	(*SourceOpenRequest)(nil),   // 0: flowctl.plugin.v1.SourceOpenRequest
-	(*SourceOpenResponse)(nil),  // 1: flowctl.plugin.v1.SourceOpenResponse
-	(*SourceReadRequest)(nil),   // 2: flowctl.plugin.v1.SourceReadRequest
-	(*SourceReadResponse)(nil),  // 3: flowctl.plugin.v1.SourceReadResponse
-	(*SourceReadResult)(nil),    // 4: flowctl.plugin.v1.SourceReadResult
-	(*SourceAckRequest)(nil),    // 5: flowctl.plugin.v1.SourceAckRequest
-	(*SourceAckResponse)(nil),   // 6: flowctl.plugin.v1.SourceAckResponse
-	(*SourceCloseRequest)(nil),  // 7: flowctl.plugin.v1.SourceCloseRequest
-	(*SourceCloseResponse)(nil), // 8: flowctl.plugin.v1.SourceCloseResponse
-	(*Position)(nil),            // 9: flowctl.plugin.v1.Position
-	(*Batch)(nil),               // 10: flowctl.plugin.v1.Batch
-	(*Error)(nil),               // 11: flowctl.plugin.v1.Error
+	(*SourceOpenRequest)(nil),       // 0: flowctl.plugin.v1.SourceOpenRequest
+	(*SourceOpenResponse)(nil),      // 1: flowctl.plugin.v1.SourceOpenResponse
+	(*SourceReadRequest)(nil),       // 2: flowctl.plugin.v1.SourceReadRequest
+	(*SourceReadResponse)(nil),      // 3: flowctl.plugin.v1.SourceReadResponse
+	(*SourceReadResult)(nil),        // 4: flowctl.plugin.v1.SourceReadResult
+	(*SourceAckRequest)(nil),        // 5: flowctl.plugin.v1.SourceAckRequest
+	(*SourceAckResponse)(nil),       // 6: flowctl.plugin.v1.SourceAckResponse
+	(*SourceCloseRequest)(nil),      // 7: flowctl.plugin.v1.SourceCloseRequest
+	(*SourceCloseResponse)(nil),     // 8: flowctl.plugin.v1.SourceCloseResponse
+	(*SourceRebalanceRequest)(nil),  // 9: flowctl.plugin.v1.SourceRebalanceRequest
+	(*SourceRebalanceResponse)(nil), // 10: flowctl.plugin.v1.SourceRebalanceResponse
+	(*Position)(nil),                // 11: flowctl.plugin.v1.Position
+	(*Batch)(nil),                   // 12: flowctl.plugin.v1.Batch
+	(*Error)(nil),                   // 13: flowctl.plugin.v1.Error
 }
 var file_flowctl_plugin_v1_source_proto_depIdxs = []int32{
-	9,  // 0: flowctl.plugin.v1.SourceOpenRequest.resume:type_name -> flowctl.plugin.v1.Position
-	10, // 1: flowctl.plugin.v1.SourceReadResponse.batch:type_name -> flowctl.plugin.v1.Batch
-	11, // 2: flowctl.plugin.v1.SourceReadResponse.error:type_name -> flowctl.plugin.v1.Error
+	11, // 0: flowctl.plugin.v1.SourceOpenRequest.resume:type_name -> flowctl.plugin.v1.Position
+	12, // 1: flowctl.plugin.v1.SourceReadResponse.batch:type_name -> flowctl.plugin.v1.Batch
+	13, // 2: flowctl.plugin.v1.SourceReadResponse.error:type_name -> flowctl.plugin.v1.Error
 	4,  // 3: flowctl.plugin.v1.SourceReadResponse.more:type_name -> flowctl.plugin.v1.SourceReadResult
-	10, // 4: flowctl.plugin.v1.SourceReadResult.batch:type_name -> flowctl.plugin.v1.Batch
-	11, // 5: flowctl.plugin.v1.SourceReadResult.error:type_name -> flowctl.plugin.v1.Error
-	9,  // 6: flowctl.plugin.v1.SourceAckRequest.positions:type_name -> flowctl.plugin.v1.Position
+	12, // 4: flowctl.plugin.v1.SourceReadResult.batch:type_name -> flowctl.plugin.v1.Batch
+	13, // 5: flowctl.plugin.v1.SourceReadResult.error:type_name -> flowctl.plugin.v1.Error
+	11, // 6: flowctl.plugin.v1.SourceAckRequest.positions:type_name -> flowctl.plugin.v1.Position
 	0,  // 7: flowctl.plugin.v1.Source.Open:input_type -> flowctl.plugin.v1.SourceOpenRequest
 	2,  // 8: flowctl.plugin.v1.Source.Read:input_type -> flowctl.plugin.v1.SourceReadRequest
 	5,  // 9: flowctl.plugin.v1.Source.Ack:input_type -> flowctl.plugin.v1.SourceAckRequest
 	7,  // 10: flowctl.plugin.v1.Source.Close:input_type -> flowctl.plugin.v1.SourceCloseRequest
-	1,  // 11: flowctl.plugin.v1.Source.Open:output_type -> flowctl.plugin.v1.SourceOpenResponse
-	3,  // 12: flowctl.plugin.v1.Source.Read:output_type -> flowctl.plugin.v1.SourceReadResponse
-	6,  // 13: flowctl.plugin.v1.Source.Ack:output_type -> flowctl.plugin.v1.SourceAckResponse
-	8,  // 14: flowctl.plugin.v1.Source.Close:output_type -> flowctl.plugin.v1.SourceCloseResponse
-	11, // [11:15] is the sub-list for method output_type
-	7,  // [7:11] is the sub-list for method input_type
+	9,  // 11: flowctl.plugin.v1.Source.Rebalance:input_type -> flowctl.plugin.v1.SourceRebalanceRequest
+	1,  // 12: flowctl.plugin.v1.Source.Open:output_type -> flowctl.plugin.v1.SourceOpenResponse
+	3,  // 13: flowctl.plugin.v1.Source.Read:output_type -> flowctl.plugin.v1.SourceReadResponse
+	6,  // 14: flowctl.plugin.v1.Source.Ack:output_type -> flowctl.plugin.v1.SourceAckResponse
+	8,  // 15: flowctl.plugin.v1.Source.Close:output_type -> flowctl.plugin.v1.SourceCloseResponse
+	10, // 16: flowctl.plugin.v1.Source.Rebalance:output_type -> flowctl.plugin.v1.SourceRebalanceResponse
+	12, // [12:17] is the sub-list for method output_type
+	7,  // [7:12] is the sub-list for method input_type
 	7,  // [7:7] is the sub-list for extension type_name
 	7,  // [7:7] is the sub-list for extension extendee
 	0,  // [0:7] is the sub-list for field type_name
@@ -646,7 +814,7 @@ func file_flowctl_plugin_v1_source_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flowctl_plugin_v1_source_proto_rawDesc), len(file_flowctl_plugin_v1_source_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

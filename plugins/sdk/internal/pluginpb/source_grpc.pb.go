@@ -21,10 +21,11 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Source_Open_FullMethodName  = "/flowctl.plugin.v1.Source/Open"
-	Source_Read_FullMethodName  = "/flowctl.plugin.v1.Source/Read"
-	Source_Ack_FullMethodName   = "/flowctl.plugin.v1.Source/Ack"
-	Source_Close_FullMethodName = "/flowctl.plugin.v1.Source/Close"
+	Source_Open_FullMethodName      = "/flowctl.plugin.v1.Source/Open"
+	Source_Read_FullMethodName      = "/flowctl.plugin.v1.Source/Read"
+	Source_Ack_FullMethodName       = "/flowctl.plugin.v1.Source/Ack"
+	Source_Close_FullMethodName     = "/flowctl.plugin.v1.Source/Close"
+	Source_Rebalance_FullMethodName = "/flowctl.plugin.v1.Source/Rebalance"
 )
 
 // SourceClient is the client API for Source service.
@@ -57,6 +58,11 @@ type SourceClient interface {
 	Ack(ctx context.Context, in *SourceAckRequest, opts ...grpc.CallOption) (*SourceAckResponse, error)
 	// Close closes the instance and forgets it, even when closing fails.
 	Close(ctx context.Context, in *SourceCloseRequest, opts ...grpc.CallOption) (*SourceCloseResponse, error)
+	// Rebalance, on an instance opened with coordinate set (its source
+	// implements sdk.Rebalancer), reports the partitions the host has
+	// released and waits for the next change of this process's assignment.
+	// It is served beside the instance's other calls, not after them.
+	Rebalance(ctx context.Context, in *SourceRebalanceRequest, opts ...grpc.CallOption) (*SourceRebalanceResponse, error)
 }
 
 type sourceClient struct {
@@ -107,6 +113,16 @@ func (c *sourceClient) Close(ctx context.Context, in *SourceCloseRequest, opts .
 	return out, nil
 }
 
+func (c *sourceClient) Rebalance(ctx context.Context, in *SourceRebalanceRequest, opts ...grpc.CallOption) (*SourceRebalanceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SourceRebalanceResponse)
+	err := c.cc.Invoke(ctx, Source_Rebalance_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SourceServer is the server API for Source service.
 // All implementations must embed UnimplementedSourceServer
 // for forward compatibility.
@@ -137,6 +153,11 @@ type SourceServer interface {
 	Ack(context.Context, *SourceAckRequest) (*SourceAckResponse, error)
 	// Close closes the instance and forgets it, even when closing fails.
 	Close(context.Context, *SourceCloseRequest) (*SourceCloseResponse, error)
+	// Rebalance, on an instance opened with coordinate set (its source
+	// implements sdk.Rebalancer), reports the partitions the host has
+	// released and waits for the next change of this process's assignment.
+	// It is served beside the instance's other calls, not after them.
+	Rebalance(context.Context, *SourceRebalanceRequest) (*SourceRebalanceResponse, error)
 	mustEmbedUnimplementedSourceServer()
 }
 
@@ -158,6 +179,9 @@ func (UnimplementedSourceServer) Ack(context.Context, *SourceAckRequest) (*Sourc
 }
 func (UnimplementedSourceServer) Close(context.Context, *SourceCloseRequest) (*SourceCloseResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Close not implemented")
+}
+func (UnimplementedSourceServer) Rebalance(context.Context, *SourceRebalanceRequest) (*SourceRebalanceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Rebalance not implemented")
 }
 func (UnimplementedSourceServer) mustEmbedUnimplementedSourceServer() {}
 func (UnimplementedSourceServer) testEmbeddedByValue()                {}
@@ -252,6 +276,24 @@ func _Source_Close_Handler(srv interface{}, ctx context.Context, dec func(interf
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Source_Rebalance_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SourceRebalanceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SourceServer).Rebalance(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Source_Rebalance_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SourceServer).Rebalance(ctx, req.(*SourceRebalanceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Source_ServiceDesc is the grpc.ServiceDesc for Source service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -274,6 +316,10 @@ var Source_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Close",
 			Handler:    _Source_Close_Handler,
+		},
+		{
+			MethodName: "Rebalance",
+			Handler:    _Source_Rebalance_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
