@@ -3,6 +3,7 @@ package checkpoint
 import (
 	"context"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -118,5 +119,78 @@ func TestStore(t *testing.T) {
 	}
 	if ids, _ := s.IDs(ctx); len(ids) != 0 {
 		t.Errorf("after Clear: %v", ids)
+	}
+}
+
+// memBucket is a Bucket in memory: object storage's shape, flat names
+// that may hold slashes.
+type memBucket map[string][]byte
+
+func (m memBucket) Put(_ context.Context, name string, data []byte) error {
+	m[name] = slices.Clone(data)
+	return nil
+}
+
+func (m memBucket) Get(_ context.Context, name string) ([]byte, error) {
+	d, ok := m[name]
+	if !ok {
+		return nil, os.ErrNotExist
+	}
+	return d, nil
+}
+
+func (m memBucket) List(_ context.Context, prefix string) ([]string, error) {
+	var out []string
+	for k := range m {
+		if strings.HasPrefix(k, prefix) {
+			out = append(out, k)
+		}
+	}
+	return out, nil
+}
+
+func (m memBucket) Delete(_ context.Context, name string) error {
+	delete(m, name)
+	return nil
+}
+
+// TestSub keeps the checkpoints of two partitions apart, in a folder's
+// subfolders and under an object store's prefixes, with the partition
+// names escaped.
+func TestSub(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	mem := memBucket{}
+	for _, root := range []*Store{NewDir(dir), {Bucket: mem, Where: "mem://ckpt", Keep: 2}} {
+		a, b := root.Sub("payments").Sub("payments.v1/0"), root.Sub("payments").Sub("payments.v1/1")
+		for id := uint64(1); id <= 3; id++ {
+			if err := a.Save(ctx, sample(id)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := b.Save(ctx, sample(9)); err != nil {
+			t.Fatal(err)
+		}
+		idsA, _ := a.IDs(ctx)
+		idsB, _ := b.IDs(ctx)
+		want := []uint64{3 - uint64(root.Keep) + 1}
+		for id := want[0] + 1; id <= 3; id++ {
+			want = append(want, id)
+		}
+		if !slices.Equal(idsA, want) || !slices.Equal(idsB, []uint64{9}) {
+			t.Errorf("%s: partition 0 keeps %v (want %v), partition 1 %v (want [9])", root.Where, idsA, want, idsB)
+		}
+		if ids, _ := root.IDs(ctx); len(ids) != 0 {
+			t.Errorf("%s: the root lists the partitions' checkpoints: %v", root.Where, ids)
+		}
+		if a.Where != root.Where+"/payments/payments.v1%2F0" {
+			t.Errorf("Where = %q", a.Where)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "payments", "payments.v1%2F0", objectName(3))); err != nil {
+		t.Errorf("the folder of partition 0: %v", err)
+	}
+	if _, ok := mem["payments/payments.v1%2F1/"+objectName(9)]; !ok {
+		t.Errorf("object names: %v", slices.Sorted(maps.Keys(mem)))
 	}
 }
