@@ -91,6 +91,7 @@ func runScaledOut(ctx context.Context, stderr io.Writer, file string, pl *plan.P
 	if err != nil {
 		return failed(err)
 	}
+	bar := newProgress(stderr)
 	sum, err := scaleout.Run(ctx, scaleout.Options{
 		Compile:     func(ctx context.Context) (*plan.Plan, error) { return c.compile(ctx, nil) },
 		Checkpoints: checkpoints(pl),
@@ -99,8 +100,10 @@ func runScaledOut(ctx context.Context, stderr io.Writer, file string, pl *plan.P
 			if rep != nil {
 				rep.Update(s.Summary)
 			}
+			bar.update(s.Summary)
 		},
 	})
+	bar.finish()
 	if rep != nil {
 		rep.Update(sum.Summary)
 	}

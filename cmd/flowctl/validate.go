@@ -21,6 +21,10 @@ func newValidate() *cobra.Command {
 				}
 				out := cmd.OutOrStdout()
 				fmt.Fprintf(out, "%s: ok (%s mode, %d stages)\n", f, pl.Mode, len(pl.Stages))
+				if src := pl.ScaleOutSource(); src != nil {
+					fmt.Fprintf(out, "  source %s (%s): scaled out: the processes running this file share its partitions; each partition keeps its state in %s/%s/PARTITION\n",
+						src.Name, src.Plugin.Spec.Name, pl.CheckpointDir(), src.Name)
+				}
 				for _, d := range pl.Deliveries() {
 					fmt.Fprintf(out, "  sink %s (%s): %s: %s\n", d.Sink.Name, d.Sink.Plugin.Spec.Name, d.Report.Delivery, d.Report.Reason)
 				}

@@ -57,7 +57,7 @@ type Options struct {
 	// partition. Defaults to Exec.Stderr.
 	Log io.Writer
 	// Progress, if set, is called about every Exec.ProgressEvery with the
-	// totals of the partitions run so far.
+	// totals of the partitions run so far, one call at a time.
 	Progress func(Summary)
 }
 
@@ -148,6 +148,8 @@ type process struct {
 	pipeline string
 	acks     *acker
 	start    time.Time
+
+	progressMu sync.Mutex // one Progress call at a time
 
 	mu    sync.Mutex // guards total, runs' summaries for Progress
 	runs  map[string]*partitionRun
@@ -283,7 +285,10 @@ func (p *process) runPartition(ctx context.Context, r *partitionRun) (exec.Summa
 			progress(s)
 		}
 		if p.opts.Progress != nil {
-			p.opts.Progress(p.summary())
+			sum := p.summary()
+			p.progressMu.Lock()
+			p.opts.Progress(sum)
+			p.progressMu.Unlock()
 		}
 	}
 	return exec.Run(ctx, pl, o)
