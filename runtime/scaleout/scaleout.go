@@ -195,8 +195,8 @@ func (p *process) loop(ctx context.Context, coord *coordinator) error {
 				if ctx.Err() != nil {
 					return p.stopAll(nil)
 				}
-				failure = fmt.Errorf("source %s: rebalance: %w", p.source, ans.err)
-				continue
+				// No call is under way: nothing to wait for below.
+				return p.stopAll(fmt.Errorf("source %s: rebalance: %w", p.source, ans.err))
 			}
 			released = p.apply(ctx, ans.a)
 			ask(released)
@@ -253,9 +253,11 @@ func (p *process) startRun(ctx context.Context, name string) {
 	p.mu.Unlock()
 	go func() {
 		r.sum, r.err = p.runPartition(rctx, r)
-		close(r.ended)
+		// Counted and ended at once: summary, which skips the runs
+		// ended, must find their counts in total.
 		p.mu.Lock()
 		p.total.Summary = add(p.total.Summary, r.sum)
+		close(r.ended)
 		p.mu.Unlock()
 		select {
 		case p.done <- r:
@@ -306,6 +308,11 @@ func (p *process) stop(r *partitionRun, lost bool) {
 	p.mu.Lock()
 	delete(p.runs, r.name)
 	p.mu.Unlock()
+	if errors.Is(r.err, context.Canceled) {
+		// Stopped before it was under way (opening its plugins): it
+		// checkpointed nothing, and the next owner starts where it did.
+		r.err = nil
+	}
 	if r.err != nil && !errors.Is(r.err, errLost) {
 		p.logf("partition %s stopped: %v", r.name, r.err)
 	}

@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -308,5 +309,120 @@ func TestFenced(t *testing.T) {
 	}
 	if got := visible(t, addr, "out"); len(got) > 0 {
 		t.Errorf("read_committed sees %v, want nothing", got)
+	}
+}
+
+// TestSinkID derives the sink's identity, its transactional id and
+// marker key, from transactional_id or the pipeline and sink names, and
+// the instance.
+func TestSinkID(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		fields map[string]any
+		set    sdk.Settings
+		want   string
+	}{
+		{"names", nil, sdk.Settings{Pipeline: "p", Name: "out"}, "flowctl.p.out"},
+		{"instance", nil, sdk.Settings{Pipeline: "p", Name: "out", Instance: "payments.v1/3"}, "flowctl.p.out.payments.v1/3"},
+		{"transactional", map[string]any{"transactional": true}, sdk.Settings{Pipeline: "p", Name: "out", Instance: "payments.v1/3"},
+			"flowctl.p.out.payments.v1/3"},
+		{"backfill slice", nil, sdk.Settings{Pipeline: "p", Name: "out", Instance: "2026-03-01T00:00:00Z/2026-03-02T00:00:00Z"},
+			"flowctl.p.out.2026-03-01T00:00:00Z/2026-03-02T00:00:00Z"},
+		{"explicit", map[string]any{"transactional_id": "mine"}, sdk.Settings{Pipeline: "p", Name: "out"}, "mine"},
+		{"explicit instance", map[string]any{"transactional_id": "mine", "transactional": true},
+			sdk.Settings{Pipeline: "p", Name: "out", Instance: "payments.v1/3"}, "mine.payments.v1/3"},
+		{"no pipeline", nil, sdk.Settings{Name: "out", Instance: "i"}, "flowctl.out.i"},
+		{"no pipeline, transactional", map[string]any{"transactional": true}, sdk.Settings{Name: "out", Instance: "i"},
+			"transactional_id: the host gave no pipeline name to derive the transactional id from; set transactional_id"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			fields := map[string]any{"topic": "out"}
+			maps.Copy(fields, tt.fields)
+			cfg, diags := parseConfig(config("h:1", fields))
+			if len(diags) > 0 {
+				t.Fatal(diags)
+			}
+			got, err := sinkID(cfg, tt.set)
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tt.want {
+				t.Errorf("sinkID = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// openInstance opens a sink of the pipeline "test" named "out" as an
+// instance, closed when t ends.
+func openInstance(t *testing.T, cfg []byte, instance string) *Sink {
+	t.Helper()
+	s := &Sink{}
+	req := sdk.SinkOpenRequest{Config: cfg, Columns: nCols,
+		Settings: sdk.Settings{Name: "out", Pipeline: "test", Instance: instance, Logger: testLogger{t}}}
+	if err := s.Open(context.Background(), req); err != nil {
+		_ = s.Close(context.Background())
+		t.Fatalf("Open %s: %v", instance, err)
+	}
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	return s
+}
+
+// TestInstances runs transactional sinks of one pipeline as the
+// partitions of a scaled-out pipeline do: instances side by side do not
+// fence each other, each has its own marker, and a new sink of an
+// instance fences only the one that had it, whose open transaction is
+// aborted.
+func TestInstances(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	addr := cluster(t, kfake.SeedTopics(2, "out"))
+	cfg := config(addr, map[string]any{"topic": "out", "transactional": true})
+	p0 := openInstance(t, cfg, "payments.v1/0")
+	write(t, p0, nCols, nRows(1)...)
+	step(t, "p0 Prepare(1)", p0.Prepare(ctx, 1))
+	p1 := openInstance(t, cfg, "payments.v1/1") // would fence p0 with the same id
+	write(t, p1, nCols, nRows(2)...)
+	step(t, "p1 Prepare(1)", p1.Prepare(ctx, 1))
+	step(t, "p0 Commit(1)", p0.Commit(ctx, 1))
+	step(t, "p1 Commit(1)", p1.Commit(ctx, 1))
+	write(t, p1, nCols, nRows(3)...)
+	step(t, "p1 Prepare(2)", p1.Prepare(ctx, 2))
+	step(t, "p1 Commit(2)", p1.Commit(ctx, 2))
+	if got, want := visible(t, addr, "out"), nValues(1, 2, 3); !slices.Equal(got, want) {
+		t.Errorf("read_committed sees %v, want %v", got, want)
+	}
+
+	// p1's partition moves to another process while a transaction is
+	// open: the new sink fences p1 and aborts it; p0 goes on.
+	write(t, p1, nCols, nRows(4)...)
+	step(t, "p1 Prepare(3)", p1.Prepare(ctx, 3))
+	taken := openInstance(t, cfg, "payments.v1/1")
+	if err := p1.Commit(ctx, 3); err == nil || !strings.Contains(err.Error(), "a newer sink with transactional id flowctl.test.out.payments.v1/1 fences this one") {
+		t.Errorf("Commit of the fenced instance = %v", err)
+	}
+	write(t, p0, nCols, nRows(5)...)
+	step(t, "p0 Prepare(2)", p0.Prepare(ctx, 2))
+	step(t, "p0 Commit(2)", p0.Commit(ctx, 2))
+	for _, c := range []struct {
+		s    *Sink
+		want uint64
+	}{{taken, 2}, {openInstance(t, cfg, "payments.v1/0"), 2}, {openInstance(t, cfg, "payments.v1/2"), 0}} {
+		if got, err := c.s.Committed(ctx); err != nil || got != c.want {
+			t.Errorf("Committed of %s = %d, %v; want %d", c.s.id, got, err, c.want)
+		}
+	}
+	if got, want := visible(t, addr, "out"), nValues(1, 2, 3, 5); !slices.Equal(got, want) {
+		t.Errorf("read_committed sees %v, want %v", got, want)
+	}
+	keys := map[string]bool{}
+	for _, r := range consume(t, addr, defaultMarkerTopic, true) {
+		keys[string(r.Key)] = true
+	}
+	if diff := cmp.Diff(map[string]bool{"flowctl.test.out.payments.v1/0": true, "flowctl.test.out.payments.v1/1": true}, keys); diff != "" {
+		t.Errorf("marker keys (-want +got):\n%s", diff)
 	}
 }

@@ -55,7 +55,7 @@ type Config struct {
 	// Transactional writes each checkpoint's rows in one transaction.
 	Transactional bool `json:"transactional"`
 	// TransactionalID overrides the sink's identity, by default
-	// flowctl.<pipeline>.<sink>.
+	// flowctl.<pipeline>.<sink>; an instance's follows it after a dot.
 	TransactionalID string `json:"transactional_id"`
 	// TransactionTimeout is how long the broker keeps a transaction
 	// open before it aborts it.
@@ -111,7 +111,8 @@ func fields() []sdk.FieldSpec {
 		Name: "transactional_id",
 		Type: sdk.TypeString,
 		Doc: "The sink's identity in Kafka: its transactional id and the key of its commit markers. " +
-			"Empty: `flowctl.PIPELINE.SINK`. Two running sinks must not share one.",
+			"Empty: `flowctl.PIPELINE.SINK`. A sink run as one of several instances (a partition of a " +
+			"scaled-out pipeline, a backfill slice) appends `.INSTANCE`. Two running sinks must not share one.",
 	}, {
 		Name:    "transaction_timeout",
 		Type:    sdk.TypeDuration,

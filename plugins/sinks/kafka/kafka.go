@@ -35,6 +35,9 @@ func Plugin() sdk.Plugin {
 			Version: "0.1.0",
 			Summary: "Writes rows to Kafka as JSON records; exactly once with transactions tied to the checkpoints.",
 			Fields:  fields(),
+			// Each instance has an identity of its own (sinkID): its own
+			// transactional id and marker.
+			Instances: true,
 		},
 		NewSink:  func() sdk.Sink { return &Sink{} },
 		Validate: validate,
@@ -142,22 +145,31 @@ func (s *Sink) checkTopicExists(ctx context.Context, topic string) error {
 }
 
 // sinkID returns the sink's identity: its transactional id and the key of
-// its markers.
+// its markers. It is transactional_id, or flowctl.PIPELINE.SINK, followed
+// by "." and the instance if the host runs the sink as one of several
+// (sdk.Settings.Instance: the partition "payments.v1/3" of a scaled-out
+// pipeline, a backfill slice), so that each instance has its own: the
+// instances do not fence each other, and the run that takes an instance
+// over fences the one that had it.
 func sinkID(cfg Config, set sdk.Settings) (string, error) {
-	if cfg.TransactionalID != "" {
-		return cfg.TransactionalID, nil
-	}
-	if cfg.Transactional && set.Pipeline == "" {
-		return "", &sdk.ConfigError{Path: "transactional_id",
-			Msg: "the host gave no pipeline name to derive the transactional id from; set transactional_id"}
-	}
-	parts := []string{"flowctl"}
-	for _, p := range []string{set.Pipeline, set.Name} {
-		if p != "" {
-			parts = append(parts, p)
+	id := cfg.TransactionalID
+	if id == "" {
+		if cfg.Transactional && set.Pipeline == "" {
+			return "", &sdk.ConfigError{Path: "transactional_id",
+				Msg: "the host gave no pipeline name to derive the transactional id from; set transactional_id"}
 		}
+		parts := []string{"flowctl"}
+		for _, p := range []string{set.Pipeline, set.Name} {
+			if p != "" {
+				parts = append(parts, p)
+			}
+		}
+		id = strings.Join(parts, ".")
 	}
-	return strings.Join(parts, "."), nil
+	if set.Instance != "" {
+		id += "." + set.Instance
+	}
+	return id, nil
 }
 
 // producerOpts returns the franz-go producer options of the config.

@@ -279,8 +279,8 @@ func TestSpec(t *testing.T) {
 	if err := p.Spec.Check(); err != nil {
 		t.Fatal(err)
 	}
-	if p.Spec.Name != "kafka" || p.Spec.Kind != sdk.KindSink || p.Delivery == nil {
-		t.Errorf("spec = %s %s, delivery hook %v", p.Spec.Name, p.Spec.Kind, p.Delivery != nil)
+	if p.Spec.Name != "kafka" || p.Spec.Kind != sdk.KindSink || p.Delivery == nil || !p.Spec.Instances {
+		t.Errorf("spec = %s %s, delivery hook %v, instances %v", p.Spec.Name, p.Spec.Kind, p.Delivery != nil, p.Spec.Instances)
 	}
 	defaults := map[string]any{"topic": "a"}
 	for _, f := range p.Spec.Fields {

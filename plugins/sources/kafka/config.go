@@ -26,6 +26,15 @@ const (
 	minFetchMaxWait               = 10 * time.Millisecond // franz-go's lower bound
 )
 
+// Defaults and bounds of the group settings, used when scaled out.
+const (
+	defaultSessionTimeout   = "10s"
+	defaultRebalanceTimeout = "60s"
+	minGroupTimeout         = 100 * time.Millisecond // franz-go's lower bound
+	maxGroupTimeout         = 24 * time.Hour
+	maxHeartbeatInterval    = 3 * time.Second // franz-go's and Java's default
+)
+
 // Config is the kafka source's config block.
 type Config struct {
 	kafkaconn.Conn
@@ -34,7 +43,8 @@ type Config struct {
 	// TopicRegex selects the topics to read by a regular expression
 	// matched against the topic names when the source opens.
 	TopicRegex string `json:"topic_regex"`
-	// Group is the consumer group the source commits its offsets to.
+	// Group is the consumer group the source commits its offsets to;
+	// scaled out, the group whose members share the partitions.
 	Group string `json:"group"`
 	// Start is where a partition without a resume position is read
 	// from: earliest, latest or an RFC 3339 timestamp.
@@ -47,6 +57,10 @@ type Config struct {
 	FetchMaxBytes          int64  `json:"fetch_max_bytes"`
 	FetchMaxPartitionBytes int64  `json:"fetch_max_partition_bytes"`
 	FetchMaxWait           string `json:"fetch_max_wait"`
+	// SessionTimeout and RebalanceTimeout tune the consumer group a
+	// scaled-out source joins.
+	SessionTimeout   string `json:"session_timeout"`
+	RebalanceTimeout string `json:"rebalance_timeout"`
 }
 
 // fields are the config fields of the spec.
@@ -65,7 +79,9 @@ func fields() []sdk.FieldSpec {
 		Name: "group",
 		Type: sdk.TypeString,
 		Doc: "Consumer group to commit offsets to once the checkpoint that covers them is durable, " +
-			"so that lag tools see progress. The group's offsets are never read: positions come from the checkpoint.",
+			"so that lag tools see progress. The group's offsets are never read: positions come from the checkpoint. " +
+			"With `scale_out: true`, the group the processes running the pipeline share the partitions through; " +
+			"empty: `flowctl.PIPELINE.SOURCE`.",
 	}, {
 		Name:    "start",
 		Type:    sdk.TypeString,
@@ -100,6 +116,21 @@ func fields() []sdk.FieldSpec {
 		Type:    sdk.TypeDuration,
 		Default: defaultFetchMaxWait,
 		Doc:     "How long a broker holds a fetch open waiting for new records (at least `10ms`).",
+	}, {
+		Name:    "session_timeout",
+		Type:    sdk.TypeDuration,
+		Default: defaultSessionTimeout,
+		Doc: "With `scale_out: true`: how long the group waits for a process that stopped heartbeating " +
+			"before it gives that process's partitions to the others (Java's `session.timeout.ms`; heartbeats go " +
+			"every third of it, at most every 3s). The brokers allow `group.min.session.timeout.ms` (6s) to " +
+			"`group.max.session.timeout.ms` (30m).",
+	}, {
+		Name:    "rebalance_timeout",
+		Type:    sdk.TypeDuration,
+		Default: defaultRebalanceTimeout,
+		Doc: "With `scale_out: true`: how long the group waits for every process to rejoin once a rebalance has begun. " +
+			"A process still checkpointing the partitions taken from it when another rebalance begins must finish within it, " +
+			"or it is dropped from the group and its partitions are lost instead of handed over.",
 	}}
 	return append(fs, kafkaconn.Fields()...)
 }
@@ -115,9 +146,30 @@ func (c *Config) readCommitted() bool { return c.Isolation != readUncommitted }
 
 // fetchMaxWait returns the fetch wait; c must be valid.
 func (c *Config) fetchMaxWait() time.Duration {
-	d, err := time.ParseDuration(c.FetchMaxWait)
+	return durationOr(c.FetchMaxWait, defaultFetchMaxWait)
+}
+
+// sessionTimeout returns the session timeout; c must be valid.
+func (c *Config) sessionTimeout() time.Duration {
+	return durationOr(c.SessionTimeout, defaultSessionTimeout)
+}
+
+// rebalanceTimeout returns the rebalance timeout; c must be valid.
+func (c *Config) rebalanceTimeout() time.Duration {
+	return durationOr(c.RebalanceTimeout, defaultRebalanceTimeout)
+}
+
+// heartbeatInterval returns how often a group member heartbeats: a third
+// of the session timeout, at most every 3s.
+func (c *Config) heartbeatInterval() time.Duration {
+	return min(c.sessionTimeout()/3, maxHeartbeatInterval)
+}
+
+// durationOr parses s, or def if s is not a duration.
+func durationOr(s, def string) time.Duration {
+	d, err := time.ParseDuration(s)
 	if err != nil {
-		d, _ = time.ParseDuration(defaultFetchMaxWait)
+		d, _ = time.ParseDuration(def)
 	}
 	return d
 }
@@ -166,6 +218,11 @@ func (c *Config) Validate() []sdk.Diagnostic {
 	if d, err := time.ParseDuration(c.FetchMaxWait); err != nil || d < minFetchMaxWait || d > time.Hour {
 		diags = append(diags, sdk.Diagnostic{Path: "fetch_max_wait", Msg: fmt.Sprintf("%q is not a duration between 10ms and 1h", c.FetchMaxWait)})
 	}
+	for _, f := range []struct{ name, v string }{{"session_timeout", c.SessionTimeout}, {"rebalance_timeout", c.RebalanceTimeout}} {
+		if d, err := time.ParseDuration(f.v); err != nil || d < minGroupTimeout || d > maxGroupTimeout {
+			diags = append(diags, sdk.Diagnostic{Path: f.name, Msg: fmt.Sprintf("%q is not a duration between 100ms and 24h", f.v)})
+		}
+	}
 	return diags
 }
 
@@ -179,6 +236,8 @@ func parseConfig(config []byte) (Config, []sdk.Diagnostic) {
 		FetchMaxBytes:          defaultFetchMaxBytes,
 		FetchMaxPartitionBytes: defaultFetchMaxPartitionBytes,
 		FetchMaxWait:           defaultFetchMaxWait,
+		SessionTimeout:         defaultSessionTimeout,
+		RebalanceTimeout:       defaultRebalanceTimeout,
 	}
 	if err := sdk.DecodeConfig(config, &c); err != nil {
 		return c, []sdk.Diagnostic{{Msg: err.Error()}}

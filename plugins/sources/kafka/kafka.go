@@ -7,8 +7,14 @@
 //
 // Each partition is one partition of the pipeline, named "topic/N":
 // watermarks are kept per partition, and positions are Kafka offsets.
-// When flowctl scales out through a consumer group, the same names key
-// the state each process restores for the partitions it is assigned.
+//
+// Scaled out (sdk.Rebalancer, group.go), several processes share the
+// partitions through a consumer group: each opens one instance with
+// sdk.OpenRequest.Coordinate, which joins the group and reads nothing,
+// and for each partition assigned an instance with
+// sdk.OpenRequest.Partitions, which reads that partition directly as
+// above. The same names key the state each process restores for the
+// partitions it is assigned.
 package kafka
 
 import (
@@ -45,12 +51,13 @@ const (
 func Plugin() sdk.Plugin {
 	return sdk.Plugin{
 		Spec: sdk.Spec{
-			Name:    "kafka",
-			Kind:    sdk.KindSource,
-			Version: "0.1.0",
-			Summary: "Reads Kafka topics, one partition per topic partition; positions live in the checkpoint.",
-			Fields:  fields(),
-			Times:   true,
+			Name:     "kafka",
+			Kind:     sdk.KindSource,
+			Version:  "0.1.0",
+			Summary:  "Reads Kafka topics, one partition per topic partition; positions live in the checkpoint.",
+			Fields:   fields(),
+			Times:    true,
+			ScaleOut: true,
 		},
 		NewSource: func() sdk.Source { return &Source{} },
 		Validate:  validate,
@@ -58,8 +65,9 @@ func Plugin() sdk.Plugin {
 }
 
 var (
-	_ sdk.Source = (*Source)(nil)
-	_ sdk.Acker  = (*Source)(nil)
+	_ sdk.Source     = (*Source)(nil)
+	_ sdk.Acker      = (*Source)(nil)
+	_ sdk.Rebalancer = (*Source)(nil)
 )
 
 // Source reads Kafka topics. A message's Payload is the record's value,
@@ -71,12 +79,20 @@ var (
 // rejected with that reason.
 //
 // Ack may be called concurrently with Read: it uses only what Open set up.
+//
+// Opened with Partitions, it reads those partitions only, and Ack
+// commits nothing (a commit from outside the group would be refused
+// while the group is active): the host acknowledges the positions to
+// the instance opened with Coordinate, which commits them as the
+// group's member. That instance reads nothing.
 type Source struct {
-	cfg    Config
-	logger sdk.Logger
-	admin  *kgo.Client // metadata, offsets and group commits
-	adm    *kadm.Client
-	cl     *kgo.Client // the consumer; nil when nothing is to be read
+	cfg     Config
+	logger  sdk.Logger
+	admin   *kgo.Client // metadata, offsets and group commits
+	adm     *kadm.Client
+	cl      *kgo.Client // the consumer; nil when nothing is to be read
+	grp     *group      // opened with Coordinate: the membership of the group
+	partial bool        // opened with Partitions: Ack commits nothing
 
 	parts    map[topicPartition]*partition
 	retrying map[string]string // the retriable error last logged per partition
@@ -141,13 +157,18 @@ func (s *Source) Open(ctx context.Context, req sdk.OpenRequest) error {
 	s.adm = kadm.NewClient(s.admin)
 	octx, cancel := context.WithTimeout(ctx, cfg.Timeout())
 	defer cancel()
-	if err := s.plan(octx, req.Resume); err != nil {
-		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-			return fmt.Errorf("brokers %s: no answer within connect_timeout %s: %w", strings.Join(cfg.Brokers, ","), cfg.Timeout(), err)
+	if req.Coordinate {
+		err = s.join(octx, base, req)
+	} else {
+		s.partial = req.Partitions != nil
+		if err = s.plan(octx, req.Resume, req.Partitions); err == nil {
+			err = s.startConsumer(base)
 		}
-		return err
 	}
-	return s.startConsumer(base)
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		return fmt.Errorf("brokers %s: no answer within connect_timeout %s: %w", strings.Join(cfg.Brokers, ","), cfg.Timeout(), err)
+	}
+	return err
 }
 
 // configError turns diagnostics into the error Open returns.
@@ -229,6 +250,10 @@ func (s *Source) Read(ctx context.Context) (sdk.Batch, error) {
 }
 
 func (s *Source) read(ctx context.Context) (sdk.Batch, error) {
+	if s.grp != nil {
+		return sdk.Batch{}, fmt.Errorf("the source was opened to coordinate consumer group %s, and reads nothing: "+
+			"the instances opened with Partitions read", s.grp.name)
+	}
 	if s.err != nil {
 		return sdk.Batch{}, s.err
 	}
@@ -426,18 +451,30 @@ func text(b []byte) any {
 // source has one. The offsets there are for people and lag tools only
 // (the checkpoint is what the source resumes from), so a commit that
 // fails is logged and does not fail the run; the next Ack commits newer
-// offsets.
+// offsets. Opened with Coordinate, it commits as the group's member, the
+// offsets of the partitions the member owns only, within
+// connect_timeout; opened with Partitions, it commits nothing.
 func (s *Source) Ack(ctx context.Context, positions []sdk.Position) error {
-	if s.cfg.Group == "" || s.adm == nil {
+	if s.partial || s.adm == nil || s.grp == nil && s.cfg.Group == "" {
 		return nil
 	}
-	offsets := make(kadm.Offsets)
+	at := make(map[topicPartition]int64, len(positions))
 	for _, pos := range positions {
 		tp, ok := parsePartition(pos.Partition)
 		if !ok {
 			return fmt.Errorf("ack: %q is not a kafka partition (topic/N)", pos.Partition)
 		}
-		offsets.Add(kadm.Offset{Topic: tp.topic, Partition: tp.p, At: pos.Offset, LeaderEpoch: -1})
+		at[tp] = pos.Offset
+	}
+	if s.grp != nil {
+		ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout())
+		defer cancel()
+		s.grp.commit(ctx, at)
+		return nil
+	}
+	offsets := make(kadm.Offsets)
+	for tp, o := range at {
+		offsets.Add(kadm.Offset{Topic: tp.topic, Partition: tp.p, At: o, LeaderEpoch: -1})
 	}
 	resp, err := s.adm.CommitOffsets(ctx, s.cfg.Group, offsets)
 	if err == nil {
@@ -449,8 +486,13 @@ func (s *Source) Ack(ctx context.Context, positions []sdk.Position) error {
 	return nil
 }
 
-// Close stops the consumer and closes the connections.
+// Close stops the consumer and closes the connections. Opened with
+// Coordinate, it leaves the group, after waking a revoke that waits for
+// the host to release partitions.
 func (s *Source) Close(context.Context) error {
+	if s.grp != nil {
+		s.grp.close()
+	}
 	if s.cl != nil {
 		s.cl.Close()
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"strings"
@@ -361,6 +362,13 @@ func TestValidate(t *testing.T) {
 			{Path: "fetch_max_partition_bytes", Msg: "must be between 1 and 2147483647, not 4294967296"},
 			{Path: "fetch_max_wait", Msg: `"1ms" is not a duration between 10ms and 1h`},
 		}},
+		{"group timeouts", `{"brokers":["h:1"],"topics":["a"],"session_timeout":"1s","rebalance_timeout":"5m"}`, nil},
+		{"bad group timeouts", `{"brokers":["h:1"],"topics":["a"],"session_timeout":"50ms","rebalance_timeout":"25h"}`, []sdk.Diagnostic{
+			{Path: "session_timeout", Msg: `"50ms" is not a duration between 100ms and 24h`},
+			{Path: "rebalance_timeout", Msg: `"25h" is not a duration between 100ms and 24h`},
+		}},
+		{"bad session timeout", `{"brokers":["h:1"],"topics":["a"],"session_timeout":"soon"}`, []sdk.Diagnostic{
+			{Path: "session_timeout", Msg: `"soon" is not a duration between 100ms and 24h`}}},
 		{"bad isolation", `{"brokers":["h:1"],"topics":["a"],"isolation":"serializable"}`, []sdk.Diagnostic{
 			{Path: "isolation", Msg: `must be read_committed or read_uncommitted, not "serializable"`}}},
 		{"bad sasl", `{"brokers":["h:1"],"topics":["a"],"sasl":{"mechanism":"gssapi","username":"","password":""}}`, []sdk.Diagnostic{
@@ -451,8 +459,8 @@ func TestSpec(t *testing.T) {
 	if err := p.Spec.Check(); err != nil {
 		t.Fatal(err)
 	}
-	if p.Spec.Name != "kafka" || p.Spec.Kind != sdk.KindSource || !p.Spec.Times {
-		t.Errorf("spec = %s %s times %v", p.Spec.Name, p.Spec.Kind, p.Spec.Times)
+	if p.Spec.Name != "kafka" || p.Spec.Kind != sdk.KindSource || !p.Spec.Times || !p.Spec.ScaleOut {
+		t.Errorf("spec = %s %s times %v scale-out %v", p.Spec.Name, p.Spec.Kind, p.Spec.Times, p.Spec.ScaleOut)
 	}
 	// The spec's defaults are the ones parseConfig fills in.
 	defaults := map[string]any{"brokers": []string{"h:1"}, "topics": []string{"a"}}
@@ -479,6 +487,32 @@ func TestSpec(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"sasl.password"}, secret); diff != "" {
 		t.Errorf("secret fields (-want +got):\n%s", diff)
+	}
+}
+
+// TestGroupTimeouts checks the group settings given to franz-go: the
+// heartbeat goes every third of the session timeout, at most every 3s.
+func TestGroupTimeouts(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		fields                       map[string]any
+		session, rebalance, interval time.Duration
+	}{
+		{nil, 10 * time.Second, time.Minute, 3 * time.Second},
+		{map[string]any{"session_timeout": "1500ms", "rebalance_timeout": "5m"}, 1500 * time.Millisecond, 5 * time.Minute, 500 * time.Millisecond},
+		{map[string]any{"session_timeout": "45s"}, 45 * time.Second, time.Minute, 3 * time.Second},
+	}
+	for _, tt := range tests {
+		fields := map[string]any{"topics": []string{"a"}}
+		maps.Copy(fields, tt.fields)
+		c, diags := parseConfig(config("h:1", fields))
+		if len(diags) > 0 {
+			t.Fatal(diags)
+		}
+		if c.sessionTimeout() != tt.session || c.rebalanceTimeout() != tt.rebalance || c.heartbeatInterval() != tt.interval {
+			t.Errorf("%v: session %v, rebalance %v, heartbeat %v; want %v, %v, %v", tt.fields,
+				c.sessionTimeout(), c.rebalanceTimeout(), c.heartbeatInterval(), tt.session, tt.rebalance, tt.interval)
+		}
 	}
 }
 

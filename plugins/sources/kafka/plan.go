@@ -15,14 +15,27 @@ import (
 	"github.com/flowctl/flowctl/plugins/sdk"
 )
 
-// plan finds the partitions to read and, for each, the offset to read
-// from and the end offset: the high watermark, or under read_committed
-// the last stable offset, when the source opens. A partition is read from
-// its resume position if it has one, else from the start position.
-func (s *Source) plan(ctx context.Context, resume []sdk.Position) error {
-	topics, err := s.topics(ctx)
+// plan finds the partitions to read (every partition of the topics, or
+// only those named, see sdk.OpenRequest.Partitions) and, for each, the
+// offset to read from and the end offset: the high watermark, or under
+// read_committed the last stable offset, when the source opens. A
+// partition is read from its resume position if it has one, else from
+// the start position.
+func (s *Source) plan(ctx context.Context, resume []sdk.Position, only []string) error {
+	var topics []kadm.TopicDetail
+	var wanted map[topicPartition]bool // nil: every partition
+	var err error
+	if only != nil {
+		topics, wanted, err = s.partitionTopics(ctx, only)
+	} else {
+		topics, err = s.topics(ctx)
+	}
 	if err != nil {
 		return err
+	}
+	s.parts = make(map[topicPartition]*partition)
+	if len(topics) == 0 { // no partitions named
+		return nil
 	}
 	names := make([]string, 0, len(topics))
 	for _, td := range topics {
@@ -56,10 +69,12 @@ func (s *Source) plan(ctx context.Context, resume []sdk.Position) error {
 	for _, pos := range resume {
 		resumeAt[pos.Partition] = pos.Offset
 	}
-	s.parts = make(map[topicPartition]*partition)
 	for _, td := range topics {
 		for _, p := range td.Partitions.Numbers() {
 			tp := topicPartition{td.Topic, p}
+			if wanted != nil && !wanted[tp] {
+				continue
+			}
 			st := &partition{name: partitionName(td.Topic, p), end: offsetOf(ends, tp)}
 			start := offsetOf(starts, tp)
 			st.next = offsetOf(from, tp)
@@ -136,6 +151,58 @@ func (s *Source) topics(ctx context.Context) ([]kadm.TopicDetail, error) {
 	}
 	slices.SortFunc(out, func(a, b kadm.TopicDetail) int { return strings.Compare(a.Topic, b.Topic) })
 	return out, nil
+}
+
+// partitionTopics returns the topics of the named partitions, sorted by
+// name, and the partitions. It fails naming a partition that is not
+// "topic/N", whose topic is not one the source reads, or that does not
+// exist.
+func (s *Source) partitionTopics(ctx context.Context, names []string) ([]kadm.TopicDetail, map[topicPartition]bool, error) {
+	wanted := make(map[topicPartition]bool, len(names))
+	if len(names) == 0 {
+		return nil, wanted, nil
+	}
+	var topics []string
+	for _, name := range names {
+		tp, ok := parsePartition(name)
+		if !ok {
+			return nil, nil, fmt.Errorf("partition %q is not a kafka partition (topic/N)", name)
+		}
+		if !s.reads(tp.topic) {
+			return nil, nil, fmt.Errorf("partition %q: topic %q is not one the source reads", name, tp.topic)
+		}
+		wanted[tp] = true
+		if !slices.Contains(topics, tp.topic) {
+			topics = append(topics, tp.topic)
+		}
+	}
+	details, err := s.adm.ListTopics(ctx, topics...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("list topics: %w", err)
+	}
+	for _, name := range names {
+		tp, _ := parsePartition(name)
+		td, ok := details[tp.topic]
+		switch {
+		case !ok || errors.Is(td.Err, kerr.UnknownTopicOrPartition):
+			return nil, nil, fmt.Errorf("partition %q: topic %q does not exist", name, tp.topic)
+		case td.Err != nil:
+			return nil, nil, fmt.Errorf("partition %q: topic %q: %w", name, tp.topic, td.Err)
+		}
+		if _, ok := td.Partitions[tp.p]; !ok {
+			return nil, nil, fmt.Errorf("partition %q does not exist: topic %q has %d partitions", name, tp.topic, len(td.Partitions))
+		}
+	}
+	return details.Sorted(), wanted, nil
+}
+
+// reads reports whether topic is one of the source's: listed in topics,
+// or matched by topic_regex.
+func (s *Source) reads(topic string) bool {
+	if s.cfg.TopicRegex != "" {
+		return regexp.MustCompile(s.cfg.TopicRegex).MatchString(topic) // checked by Validate
+	}
+	return slices.Contains(s.cfg.Topics, topic)
 }
 
 // list lists offsets of the topics with one of kadm's List*Offsets,
