@@ -102,12 +102,16 @@ type Acker interface {
 //
 // Rebalance is called from one goroutine, one call at a time, but
 // concurrently with Ack; Close may be called while a Rebalance waits, after
-// the context of that call was cancelled.
+// the context of that call was cancelled. The coordinating instance's Ack
+// gets the positions the partitions' runs were acknowledged up to, maybe
+// of a partition released moments before: a source ignores what it no
+// longer holds (Kafka refuses commits from an old generation).
 type Rebalancer interface {
 	// Rebalance reports the partitions that earlier answers revoked and
 	// the host has since stopped and checkpointed, and then waits for the
 	// next change of the process's assignment (the first call: the first
-	// assignment), or ctx.
+	// assignment, maybe empty), or ctx. Lost partitions in released are
+	// ignored.
 	Rebalance(ctx context.Context, released []string) (Assignment, error)
 }
 

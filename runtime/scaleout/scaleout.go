@@ -201,7 +201,12 @@ func (p *process) loop(ctx context.Context, coord *coordinator) error {
 			released = p.apply(ctx, ans.a)
 			ask(released)
 		case r := <-p.done:
-			if r.err != nil && !errors.Is(r.err, errLost) {
+			p.mu.Lock()
+			current := p.runs[r.name] == r
+			p.mu.Unlock()
+			// A run stopped by a revoke may still come by here: stop has
+			// dealt with it.
+			if current && r.err != nil && !errors.Is(r.err, errLost) {
 				failure = fmt.Errorf("partition %s: %w", r.name, r.err)
 			}
 		case <-ctx.Done():
