@@ -94,12 +94,12 @@ func TestCheck(t *testing.T) {
 		},
 		{
 			name: "a sink that cannot take slices side by side", sink: fileSink, win: "{tumbling: 24h}", from: "2026-03-01", to: "2026-03-04", every: day,
-			want: []string{"sink gold: plugin file cannot take the rows of several slices side by side: each slice would replace what the others wrote; sinks that can: parquet, or backfill in one slice (--slice 72h)"},
+			want: []string{"sink gold: plugin file cannot take the rows of several slices side by side: each slice would replace what the others wrote; sinks that can: parquet, kafka, or backfill in one slice (--slice 72h)"},
 		},
 		{name: "such a sink with one slice", sink: fileSink, win: "{tumbling: 24h}", from: "2026-03-01", to: "2026-03-04", every: 72 * time.Hour},
 		{
 			name: "such a dead letter sink", win: "{tumbling: 24h}", dlq: "dead_letter: {plugin: file, config: {path: dead.jsonl}}", from: "2026-03-01", to: "2026-03-03", every: day,
-			want: []string{"dead_letter: plugin file cannot take the rows of several slices side by side: each slice would replace what the others wrote; sinks that can: parquet, or backfill in one slice (--slice 48h)"},
+			want: []string{"dead_letter: plugin file cannot take the rows of several slices side by side: each slice would replace what the others wrote; sinks that can: parquet, kafka, or backfill in one slice (--slice 48h)"},
 		},
 		{
 			name: "sliding windows", win: "{sliding: {size: 1h, slide: 15m}}", from: "2026-03-01", to: "2026-03-03", every: day,
@@ -134,7 +134,7 @@ func TestCheck(t *testing.T) {
 			want: []string{
 				"source payments: plugin generate cannot seek by event time, so every slice would read all of it; sources that can: parquet, postgres",
 				"aggregate daily: 2026-03-01T01:00:00Z splits a tumbling window of 2h, and the backfill would write a row for part of it over the row of the whole; choose --from and --to at multiples of 2h",
-				"sink gold: plugin file cannot take the rows of several slices side by side: each slice would replace what the others wrote; sinks that can: parquet, or backfill in one slice (--slice 47h)",
+				"sink gold: plugin file cannot take the rows of several slices side by side: each slice would replace what the others wrote; sinks that can: parquet, kafka, or backfill in one slice (--slice 47h)",
 			},
 		},
 	}
