@@ -150,7 +150,7 @@ func Run(ctx context.Context, p *plan.Plan, opts Options) (Summary, error) {
 		err := e.run(runCtx, cancel)
 		cancel(nil)
 		sum := e.summary()
-		total = total.add(sum)
+		total = sum.Plus(total) // the latest attempt's watermark and state stand
 		total.Elapsed = time.Since(start)
 		if err == nil || !errors.Is(err, pluginrpc.ErrTransport) || ctx.Err() != nil {
 			total.Failed = err != nil
@@ -171,18 +171,19 @@ func Run(ctx context.Context, p *plan.Plan, opts Options) (Summary, error) {
 	}
 }
 
-// add accumulates the counts of a restarted run's attempts; the latest
-// attempt's watermark and state stand.
-func (s Summary) add(next Summary) Summary {
-	next.Read += s.Read
-	next.Written += s.Written
-	next.DeadLettered += s.DeadLettered
-	next.Late += s.Late
-	next.Duplicates += s.Duplicates
-	next.OutOfRange += s.OutOfRange
-	next.Triggers += s.Triggers
-	next.Checkpoints += s.Checkpoints
-	return next
+// Plus returns s with the counts of o added; s's other fields (watermark,
+// state, elapsed time) stand. It sums a restarted run's attempts, and the
+// runs of a scaled-out process's partitions.
+func (s Summary) Plus(o Summary) Summary {
+	s.Read += o.Read
+	s.Written += o.Written
+	s.DeadLettered += o.DeadLettered
+	s.Late += o.Late
+	s.Duplicates += o.Duplicates
+	s.OutOfRange += o.OutOfRange
+	s.Triggers += o.Triggers
+	s.Checkpoints += o.Checkpoints
+	return s
 }
 
 type engine struct {

@@ -261,7 +261,7 @@ func (p *process) startRun(ctx context.Context, name string) {
 		// Counted and ended at once: summary, which skips the runs
 		// ended, must find their counts in total.
 		p.mu.Lock()
-		p.total.Summary = add(p.total.Summary, r.sum)
+		p.total.Summary = p.total.Summary.Plus(r.sum)
 		close(r.ended)
 		p.mu.Unlock()
 		select {
@@ -354,24 +354,11 @@ func (p *process) summary() Summary {
 		select {
 		case <-r.ended: // counted in total
 		default:
-			s.Summary = add(s.Summary, r.live)
+			s.Summary = s.Summary.Plus(r.live)
 			s.Running++
 		}
 	}
 	s.Elapsed = time.Since(p.start)
-	return s
-}
-
-// add adds the counts of a partition's run to a process's.
-func add(s, r exec.Summary) exec.Summary {
-	s.Read += r.Read
-	s.Written += r.Written
-	s.DeadLettered += r.DeadLettered
-	s.Late += r.Late
-	s.Duplicates += r.Duplicates
-	s.OutOfRange += r.OutOfRange
-	s.Triggers += r.Triggers
-	s.Checkpoints += r.Checkpoints
 	return s
 }
 
