@@ -12,6 +12,7 @@ import (
 	"github.com/axiomhq/hyperloglog"
 	"github.com/shopspring/decimal"
 
+	"github.com/flowctl/flowctl/runtime/internal/bin"
 	"github.com/flowctl/flowctl/runtime/record"
 )
 
@@ -65,91 +66,17 @@ func checkExponent(e int32) error {
 	return nil
 }
 
-// errTruncated reports state that ends early.
-var errTruncated = errors.New("truncated")
-
 // stateReader reads the state that the Append functions write. The first
-// error sticks: later reads return zero values, and callers check err once.
-type stateReader struct {
-	b   []byte
-	err error
-}
+// error sticks: later reads return zero values, and callers check Err once.
+type stateReader struct{ bin.Reader }
 
-func (r *stateReader) fail(err error) {
-	if r.err == nil {
-		r.err = err
-	}
-	r.b = nil
-}
-
-func (r *stateReader) byte() byte {
-	if len(r.b) == 0 {
-		r.fail(errTruncated)
-		return 0
-	}
-	c := r.b[0]
-	r.b = r.b[1:]
-	return c
-}
-
-func (r *stateReader) uvarint() uint64 {
-	if len(r.b) > 0 && r.b[0] < 0x80 {
-		v := uint64(r.b[0])
-		r.b = r.b[1:]
-		return v
-	}
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.fail(errTruncated)
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *stateReader) varint() int64 {
-	u := r.uvarint()
-	return int64(u>>1) ^ -int64(u&1)
-}
-
-func (r *stateReader) u64() uint64 {
-	if len(r.b) < 8 {
-		r.fail(errTruncated)
-		return 0
-	}
-	v := binary.LittleEndian.Uint64(r.b)
-	r.b = r.b[8:]
-	return v
-}
-
-func (r *stateReader) f64() float64 { return math.Float64frombits(r.u64()) }
-
-// bytes returns the next n bytes, not copied.
-func (r *stateReader) bytes(n uint64) []byte {
-	if n > uint64(len(r.b)) {
-		r.fail(errTruncated)
-		return nil
-	}
-	b := r.b[:n:n]
-	r.b = r.b[n:]
-	return b
-}
-
-// count reads a number of items that take at least size bytes each.
-func (r *stateReader) count(size int) int {
-	n := r.uvarint()
-	if n > uint64(len(r.b)/size) {
-		r.fail(errTruncated)
-		return 0
-	}
-	return int(n)
-}
+func (r *stateReader) f64() float64 { return math.Float64frombits(r.U64()) }
 
 // flag reads a byte that must be below n.
 func (r *stateReader) flag(n byte) byte {
-	c := r.byte()
-	if c >= n && r.err == nil {
-		r.fail(fmt.Errorf("bad tag %d", c))
+	c := r.Byte()
+	if c >= n && r.Err == nil {
+		r.Fail(fmt.Errorf("bad tag %d", c))
 		return 0
 	}
 	return c
@@ -157,9 +84,9 @@ func (r *stateReader) flag(n byte) byte {
 
 // exponent reads a decimal exponent.
 func (r *stateReader) exponent() int32 {
-	v := r.varint()
+	v := r.Varint()
 	if v < -maxExponent || v > maxExponent {
-		r.fail(fmt.Errorf("exponent %d out of range", v))
+		r.Fail(fmt.Errorf("exponent %d out of range", v))
 		return 0
 	}
 	return int32(v)
@@ -178,11 +105,11 @@ func (c *countCol) AppendState(dst []byte, ss []int32) ([]byte, error) {
 }
 
 func (c *countCol) ReadState(b []byte, ss []int32) ([]byte, error) {
-	r := stateReader{b: b}
+	r := stateReader{bin.Reader{B: b}}
 	for _, s := range ss {
-		c.n[s] = int64(r.uvarint())
+		c.n[s] = int64(r.Uvarint())
 	}
-	return r.b, r.err
+	return r.B, r.Err
 }
 
 func (c *intSumCol) AppendState(dst []byte, ss []int32) ([]byte, error) {
@@ -205,24 +132,24 @@ func (c *intSumCol) AppendState(dst []byte, ss []int32) ([]byte, error) {
 }
 
 func (c *intSumCol) ReadState(b []byte, ss []int32) ([]byte, error) {
-	r := stateReader{b: b}
+	r := stateReader{bin.Reader{B: b}}
 	for _, s := range ss {
 		i := int(s)
 		switch r.flag(3) {
 		case 1:
 			c.has.set(i)
-			c.v[i] = r.varint()
+			c.v[i] = r.Varint()
 		case 2:
 			c.has.set(i)
-			c.v[i] = r.varint()
-			o := int128{lo: r.u64(), hi: r.varint()}
+			c.v[i] = r.Varint()
+			o := int128{lo: r.U64(), hi: r.Varint()}
 			if c.over == nil {
 				c.over = make(map[int]int128)
 			}
 			c.over[i] = o
 		}
 	}
-	return r.b, r.err
+	return r.B, r.Err
 }
 
 func (c *floatSumCol) AppendState(dst []byte, ss []int32) ([]byte, error) {
@@ -237,14 +164,14 @@ func (c *floatSumCol) AppendState(dst []byte, ss []int32) ([]byte, error) {
 }
 
 func (c *floatSumCol) ReadState(b []byte, ss []int32) ([]byte, error) {
-	r := stateReader{b: b}
+	r := stateReader{bin.Reader{B: b}}
 	for _, s := range ss {
 		if r.flag(2) == 1 {
 			c.has.set(int(s))
 			c.v[s] = r.f64()
 		}
 	}
-	return r.b, r.err
+	return r.B, r.Err
 }
 
 func (c *numCol) AppendState(dst []byte, ss []int32) ([]byte, error) {
@@ -258,11 +185,11 @@ func (c *numCol) AppendState(dst []byte, ss []int32) ([]byte, error) {
 }
 
 func (c *numCol) ReadState(b []byte, ss []int32) ([]byte, error) {
-	r := stateReader{b: b}
+	r := stateReader{bin.Reader{B: b}}
 	for _, s := range ss {
 		c.readSlot(&r, int(s))
 	}
-	return r.b, r.err
+	return r.B, r.Err
 }
 
 func (c *numCol) appendSlot(dst []byte, i int) ([]byte, error) {
@@ -293,15 +220,15 @@ func (c *numCol) readSlot(r *stateReader, i int) {
 	p.mode = r.flag(modeDecimal + 1)
 	switch p.mode {
 	case modeInt:
-		p.w = r.varint()
+		p.w = r.Varint()
 	case modeFloat:
-		p.w = int64(r.u64())
+		p.w = int64(r.U64())
 	case modeBigInt, modeDecimal:
-		p.w = r.varint()
+		p.w = r.Varint()
 		p.e = r.exponent()
 		if r.flag(2) == 1 {
 			d := readBigDecimal(r)
-			if r.err != nil {
+			if r.Err != nil {
 				return
 			}
 			if c.over == nil {
@@ -328,13 +255,13 @@ func appendBigDecimal(dst []byte, d decimal.Decimal) ([]byte, error) {
 func readBigDecimal(r *stateReader) decimal.Decimal {
 	e := r.exponent()
 	sign := r.flag(3)
-	mag := r.bytes(r.uvarint())
-	if r.err != nil {
+	mag := r.Bytes(r.Uvarint())
+	if r.Err != nil {
 		return decimal.Decimal{}
 	}
 	coef := new(big.Int).SetBytes(mag)
 	if (sign == 1) != (coef.Sign() == 0) {
-		r.fail(errors.New("decimal sign does not match its magnitude"))
+		r.Fail(errors.New("decimal sign does not match its magnitude"))
 		return decimal.Decimal{}
 	}
 	if sign == 0 {
@@ -355,15 +282,15 @@ func (c *avgCol) AppendState(dst []byte, ss []int32) ([]byte, error) {
 }
 
 func (c *avgCol) ReadState(b []byte, ss []int32) ([]byte, error) {
-	r := stateReader{b: b}
+	r := stateReader{bin.Reader{B: b}}
 	for _, s := range ss {
 		c.readSlot(&r, int(s))
-		c.n[s] = int64(r.uvarint())
-		if c.s[s].mode != modeNone && c.n[s] == 0 && r.err == nil {
-			r.fail(errors.New("average of no values"))
+		c.n[s] = int64(r.Uvarint())
+		if c.s[s].mode != modeNone && c.n[s] == 0 && r.Err == nil {
+			r.Fail(errors.New("average of no values"))
 		}
 	}
-	return r.b, r.err
+	return r.B, r.Err
 }
 
 func (c *minMaxIntCol) AppendState(dst []byte, ss []int32) ([]byte, error) {
@@ -378,14 +305,14 @@ func (c *minMaxIntCol) AppendState(dst []byte, ss []int32) ([]byte, error) {
 }
 
 func (c *minMaxIntCol) ReadState(b []byte, ss []int32) ([]byte, error) {
-	r := stateReader{b: b}
+	r := stateReader{bin.Reader{B: b}}
 	for _, s := range ss {
 		if r.flag(2) == 1 {
 			c.has.set(int(s))
-			c.v[s] = r.varint()
+			c.v[s] = r.Varint()
 		}
 	}
-	return r.b, r.err
+	return r.B, r.Err
 }
 
 func (c *minMaxFloatCol) AppendState(dst []byte, ss []int32) ([]byte, error) {
@@ -400,14 +327,14 @@ func (c *minMaxFloatCol) AppendState(dst []byte, ss []int32) ([]byte, error) {
 }
 
 func (c *minMaxFloatCol) ReadState(b []byte, ss []int32) ([]byte, error) {
-	r := stateReader{b: b}
+	r := stateReader{bin.Reader{B: b}}
 	for _, s := range ss {
 		if r.flag(2) == 1 {
 			c.has.set(int(s))
 			c.v[s] = r.f64()
 		}
 	}
-	return r.b, r.err
+	return r.B, r.Err
 }
 
 func (c *minMaxCol) AppendState(dst []byte, ss []int32) ([]byte, error) {
@@ -421,11 +348,11 @@ func (c *minMaxCol) AppendState(dst []byte, ss []int32) ([]byte, error) {
 }
 
 func (c *minMaxCol) ReadState(b []byte, ss []int32) ([]byte, error) {
-	r := stateReader{b: b}
+	r := stateReader{bin.Reader{B: b}}
 	for _, s := range ss {
 		c.v[s] = r.value(0)
 	}
-	return r.b, r.err
+	return r.B, r.Err
 }
 
 func (c *firstLastCol) AppendState(dst []byte, ss []int32) ([]byte, error) {
@@ -443,14 +370,14 @@ func (c *firstLastCol) AppendState(dst []byte, ss []int32) ([]byte, error) {
 }
 
 func (c *firstLastCol) ReadState(b []byte, ss []int32) ([]byte, error) {
-	r := stateReader{b: b}
+	r := stateReader{bin.Reader{B: b}}
 	for _, s := range ss {
 		e := &c.e[s]
 		if e.v = r.value(0); e.v != nil {
-			e.t = r.varint()
+			e.t = r.Varint()
 		}
 	}
-	return r.b, r.err
+	return r.B, r.Err
 }
 
 func (c *distinctCol) AppendState(dst []byte, ss []int32) ([]byte, error) {
@@ -475,19 +402,19 @@ func (c *distinctCol) AppendState(dst []byte, ss []int32) ([]byte, error) {
 }
 
 func (c *distinctCol) ReadState(b []byte, ss []int32) ([]byte, error) {
-	r := stateReader{b: b}
+	r := stateReader{bin.Reader{B: b}}
 	for _, s := range ss {
-		n := r.count(2)
+		n := r.Count(2)
 		if n == 0 {
 			continue
 		}
 		m := make(map[string]struct{}, n)
 		for range n {
-			m[string(r.bytes(r.uvarint()))] = struct{}{}
+			m[string(r.Bytes(r.Uvarint()))] = struct{}{}
 		}
 		c.sets[s] = m
 	}
-	return r.b, r.err
+	return r.B, r.Err
 }
 
 func (c *hllCol) AppendState(dst []byte, ss []int32) ([]byte, error) {
@@ -508,25 +435,25 @@ func (c *hllCol) AppendState(dst []byte, ss []int32) ([]byte, error) {
 }
 
 func (c *hllCol) ReadState(b []byte, ss []int32) ([]byte, error) {
-	r := stateReader{b: b}
+	r := stateReader{bin.Reader{B: b}}
 	for _, s := range ss {
-		data := r.bytes(r.uvarint())
-		if len(data) == 0 || r.err != nil {
+		data := r.Bytes(r.Uvarint())
+		if len(data) == 0 || r.Err != nil {
 			continue
 		}
 		// Only precision 14 merges with the sketches Add makes.
 		if len(data) < 2 || data[1] != 14 {
-			r.fail(errors.New("sketch precision is not 14"))
+			r.Fail(errors.New("sketch precision is not 14"))
 			break
 		}
 		sk := new(hyperloglog.Sketch)
 		if err := sk.UnmarshalBinary(data); err != nil {
-			r.fail(err)
+			r.Fail(err)
 			break
 		}
 		c.sks[s] = sk
 	}
-	return r.b, r.err
+	return r.B, r.Err
 }
 
 func (c *percentileCol) AppendState(dst []byte, ss []int32) ([]byte, error) {
@@ -557,11 +484,11 @@ func (c *percentileCol) AppendState(dst []byte, ss []int32) ([]byte, error) {
 }
 
 func (c *percentileCol) ReadState(b []byte, ss []int32) ([]byte, error) {
-	r := stateReader{b: b}
+	r := stateReader{bin.Reader{B: b}}
 	for _, s := range ss {
 		switch r.flag(3) {
 		case 1:
-			n := r.count(8)
+			n := r.Count(8)
 			p := &percentile{vals: make([]float64, n)}
 			for i := range p.vals {
 				p.vals[i] = r.f64()
@@ -569,21 +496,21 @@ func (c *percentileCol) ReadState(b []byte, ss []int32) ([]byte, error) {
 			c.ps[s] = p
 		case 2:
 			td := readDigest(&r)
-			if r.err != nil {
-				return r.b, r.err
+			if r.Err != nil {
+				return r.B, r.Err
 			}
 			c.ps[s] = &percentile{td: td}
 		}
 	}
-	return r.b, r.err
+	return r.B, r.Err
 }
 
 // readDigest reads a digest and checks what quantile relies on: at least
 // one centroid, sorted means that are numbers, positive counts that sum
 // to count.
 func readDigest(r *stateReader) *digest {
-	td := &digest{count: r.uvarint(), rng: splitMix{state: r.u64()}}
-	n := r.count(9)
+	td := &digest{count: r.Uvarint(), rng: splitMix{state: r.U64()}}
+	n := r.Count(9)
 	td.means = make([]float64, n)
 	td.counts = make([]uint64, n)
 	for i := range td.means {
@@ -591,19 +518,19 @@ func readDigest(r *stateReader) *digest {
 	}
 	var sum uint64
 	for i := range td.counts {
-		td.counts[i] = r.uvarint()
+		td.counts[i] = r.Uvarint()
 		sum += td.counts[i]
 	}
-	if r.err != nil {
+	if r.Err != nil {
 		return nil
 	}
 	if n == 0 || sum != td.count {
-		r.fail(errors.New("t-digest counts do not add up"))
+		r.Fail(errors.New("t-digest counts do not add up"))
 		return nil
 	}
 	for i, m := range td.means {
 		if math.IsNaN(m) || i > 0 && m < td.means[i-1] || td.counts[i] == 0 {
-			r.fail(errors.New("t-digest centroids are not sorted"))
+			r.Fail(errors.New("t-digest centroids are not sorted"))
 			return nil
 		}
 	}
@@ -784,12 +711,12 @@ func appendTime(dst []byte, t time.Time) []byte {
 // DecodeValue decodes the value at the start of b, written by AppendValue,
 // and returns it with the rest of b.
 func DecodeValue(b []byte) (any, []byte, error) {
-	r := stateReader{b: b}
+	r := stateReader{bin.Reader{B: b}}
 	v := r.value(0)
-	if r.err != nil {
-		return nil, b, fmt.Errorf("malformed value: %w", r.err)
+	if r.Err != nil {
+		return nil, b, fmt.Errorf("malformed value: %w", r.Err)
 	}
-	return v, r.b, nil
+	return v, r.B, nil
 }
 
 // value reads a value written by AppendValue.
@@ -802,58 +729,58 @@ func (r *stateReader) value(depth int) any {
 	case vTrue:
 		return true
 	case vInt:
-		return r.varint()
+		return r.Varint()
 	case vFloat:
 		return r.f64()
 	case vString:
-		return string(r.bytes(r.uvarint()))
+		return string(r.Bytes(r.Uvarint()))
 	case vBytes:
-		return slices.Clone(r.bytes(r.uvarint()))
+		return slices.Clone(r.Bytes(r.Uvarint()))
 	case vTime, vTimeLoc, vTimeZone:
 		return r.time(tag)
 	case vDuration:
-		return time.Duration(r.varint())
+		return time.Duration(r.Varint())
 	case vDecimal:
-		c := r.varint()
+		c := r.Varint()
 		return decimal.New(c, r.exponent())
 	case vBigDecimal:
 		return readBigDecimal(r)
 	case vList:
 		if depth >= maxNesting {
-			r.fail(errTooDeep)
+			r.Fail(errTooDeep)
 			return nil
 		}
-		list := make([]any, r.count(1))
+		list := make([]any, r.Count(1))
 		for i := range list {
 			list[i] = r.value(depth + 1)
 		}
 		return list
 	case vObject:
 		if depth >= maxNesting {
-			r.fail(errTooDeep)
+			r.Fail(errTooDeep)
 			return nil
 		}
-		n := r.count(2)
+		n := r.Count(2)
 		obj := make(map[string]any, n)
 		for range n {
-			k := string(r.bytes(r.uvarint()))
+			k := string(r.Bytes(r.Uvarint()))
 			obj[k] = r.value(depth + 1)
 		}
 		return obj
 	case vGoInt:
-		return goIntValue(r.flag(numGoInts), r.varint())
+		return goIntValue(r.flag(numGoInts), r.Varint())
 	case vUint64:
-		return r.uvarint()
+		return r.Uvarint()
 	case vFloat32:
-		b := r.bytes(4)
-		if r.err != nil {
+		b := r.Bytes(4)
+		if r.Err != nil {
 			return nil
 		}
 		return math.Float32frombits(binary.LittleEndian.Uint32(b))
 	case vAbsent:
 		return record.Absent
 	}
-	return nil // a bad tag: r.err is set
+	return nil // a bad tag: r.Err is set
 }
 
 func goIntValue(k byte, n int64) any {
@@ -877,10 +804,10 @@ func goIntValue(k byte, n int64) any {
 }
 
 func (r *stateReader) time(tag byte) any {
-	sec := r.varint()
-	nsec := r.uvarint()
-	if nsec >= 1e9 && r.err == nil {
-		r.fail(errors.New("nanoseconds out of range"))
+	sec := r.Varint()
+	nsec := r.Uvarint()
+	if nsec >= 1e9 && r.Err == nil {
+		r.Fail(errors.New("nanoseconds out of range"))
 	}
 	var loc *time.Location
 	switch tag {
@@ -889,17 +816,17 @@ func (r *stateReader) time(tag byte) any {
 	case vTimeLoc:
 		loc = time.Local
 	default:
-		name := string(r.bytes(r.uvarint()))
-		offset := r.varint()
-		if (offset < -1e6 || offset > 1e6) && r.err == nil {
-			r.fail(errors.New("zone offset out of range"))
+		name := string(r.Bytes(r.Uvarint()))
+		offset := r.Varint()
+		if (offset < -1e6 || offset > 1e6) && r.Err == nil {
+			r.Fail(errors.New("zone offset out of range"))
 		}
-		if r.err != nil {
+		if r.Err != nil {
 			return nil
 		}
 		loc = time.FixedZone(name, int(offset))
 	}
-	if r.err != nil {
+	if r.Err != nil {
 		return nil
 	}
 	return time.Unix(sec, int64(nsec)).In(loc)

@@ -12,6 +12,7 @@ import (
 	"slices"
 
 	"github.com/flowctl/flowctl/runtime/agg"
+	"github.com/flowctl/flowctl/runtime/internal/bin"
 )
 
 // Snapshot format, version 1.
@@ -427,12 +428,12 @@ func (res *restorer) run() error {
 }
 
 func (res *restorer) header(p []byte) error {
-	d := decoder{b: p}
-	desc := string(d.bytes(d.uvarint()))
-	wm := d.varint()
-	seq := d.uvarint()
-	res.keys, res.windows, res.keyBytes = d.uvarint(), d.uvarint(), d.uvarint()
-	if err := d.done(); err != nil {
+	d := decoder{B: p}
+	desc := string(d.Bytes(d.Uvarint()))
+	wm := d.Varint()
+	seq := d.Uvarint()
+	res.keys, res.windows, res.keyBytes = d.Uvarint(), d.Uvarint(), d.Uvarint()
+	if err := d.Done(); err != nil {
 		return res.rd.corrupt("header: %v", err)
 	}
 	if desc != res.cur {
@@ -478,19 +479,19 @@ func (res *restorer) chunk(p []byte) error {
 		res.size(len(p))
 	}
 	o, rd := res.o, res.rd
-	d := decoder{b: p}
-	nkeys := d.count(2)
-	nwin := d.count(3)
-	if d.err != nil {
-		return rd.corrupt("chunk: %v", d.err)
+	d := decoder{B: p}
+	nkeys := d.Count(2)
+	nwin := d.Count(3)
+	if d.Err != nil {
+		return rd.corrupt("chunk: %v", d.Err)
 	}
 	first := len(o.slots)
 	prev := int64(0)
 	for i := range nkeys {
-		enc := d.bytes(d.uvarint())
-		n := d.uvarint()
-		if d.err != nil {
-			return rd.corrupt("key %d: %v", i, d.err)
+		enc := d.Bytes(d.Uvarint())
+		n := d.Uvarint()
+		if d.Err != nil {
+			return rd.corrupt("key %d: %v", i, d.Err)
 		}
 		if n == 0 || n > uint64(first+nwin-len(o.slots)) {
 			return rd.corrupt("key %d: %d windows", i, n)
@@ -500,7 +501,7 @@ func (res *restorer) chunk(p []byte) error {
 			return rd.corrupt("key %d: %v", i, err)
 		}
 		for j := range n {
-			start := prev + d.varint()
+			start := prev + d.Varint()
 			prev = start
 			if err := res.window(&d, k, start); err != nil {
 				return rd.corrupt("key %d: window %d: %v", i, j, err)
@@ -515,9 +516,9 @@ func (res *restorer) chunk(p []byte) error {
 		res.ss = append(res.ss, int32(s))
 	}
 	for j, c := range o.cols {
-		b := d.bytes(d.uvarint())
-		if d.err != nil {
-			return rd.corrupt("aggregate %d (%s): %v", j+1, o.aggs[j], d.err)
+		b := d.Bytes(d.Uvarint())
+		if d.Err != nil {
+			return rd.corrupt("aggregate %d (%s): %v", j+1, o.aggs[j], d.Err)
 		}
 		rest, err := c.ReadState(b, res.ss)
 		if err == nil && len(rest) > 0 {
@@ -527,7 +528,7 @@ func (res *restorer) chunk(p []byte) error {
 			return rd.corrupt("aggregate %d (%s): %v", j+1, o.aggs[j], err)
 		}
 	}
-	if err := d.done(); err != nil {
+	if err := d.Done(); err != nil {
 		return rd.corrupt("chunk: %v", err)
 	}
 	res.gotKeys += uint64(nkeys)
@@ -559,23 +560,23 @@ func (res *restorer) key(enc []byte) (int32, error) {
 // appends it to the key's list.
 func (res *restorer) window(d *decoder, k int32, start int64) error {
 	o := res.o
-	flags := d.byte()
+	flags := d.Byte()
 	var ord uint64
 	var si sessionInfo
 	if o.spec.Kind == Session {
-		span := d.uvarint()
-		si.seq = d.uvarint()
-		due := d.varint()
+		span := d.Uvarint()
+		si.seq = d.Uvarint()
+		due := d.Varint()
 		if span > uint64(math.MaxInt64-start) {
 			return errors.New("session ends beyond the int64 range")
 		}
 		si.end = start + int64(span)
 		si.due = si.end + due
 	} else {
-		ord = d.uvarint()
+		ord = d.Uvarint()
 	}
-	if d.err != nil {
-		return d.err
+	if d.Err != nil {
+		return d.Err
 	}
 	if len(o.slots) == math.MaxInt32 {
 		return errors.New("too many windows")
@@ -674,9 +675,9 @@ func (res *restorer) flags(b byte, end int64) (uint8, error) {
 // lists.
 func (res *restorer) end(p []byte) error {
 	o, rd := res.o, res.rd
-	d := decoder{b: p}
-	keys, windows := d.uvarint(), d.uvarint()
-	if err := d.done(); err != nil {
+	d := decoder{B: p}
+	keys, windows := d.Uvarint(), d.Uvarint()
+	if err := d.Done(); err != nil {
 		return rd.corrupt("end: %v", err)
 	}
 	if keys != res.keys || windows != res.windows || keys != res.gotKeys || windows != res.gotWindows {
@@ -773,74 +774,4 @@ func siftDown(h []timer, i int) {
 
 // decoder reads a frame's payload; the first error sticks, later reads
 // return zero values.
-type decoder struct {
-	b   []byte
-	err error
-}
-
-var errShort = errors.New("truncated")
-
-func (d *decoder) fail(err error) {
-	if d.err == nil {
-		d.err = err
-	}
-	d.b = nil
-}
-
-func (d *decoder) byte() byte {
-	if len(d.b) == 0 {
-		d.fail(errShort)
-		return 0
-	}
-	c := d.b[0]
-	d.b = d.b[1:]
-	return c
-}
-
-func (d *decoder) uvarint() uint64 {
-	if len(d.b) > 0 && d.b[0] < 0x80 {
-		v := uint64(d.b[0])
-		d.b = d.b[1:]
-		return v
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail(errShort)
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) varint() int64 {
-	u := d.uvarint()
-	return int64(u>>1) ^ -int64(u&1)
-}
-
-func (d *decoder) bytes(n uint64) []byte {
-	if n > uint64(len(d.b)) {
-		d.fail(errShort)
-		return nil
-	}
-	b := d.b[:n:n]
-	d.b = d.b[n:]
-	return b
-}
-
-// count reads a number of items that take at least size bytes each.
-func (d *decoder) count(size int) int {
-	n := d.uvarint()
-	if n > uint64(len(d.b)/size) {
-		d.fail(errShort)
-		return 0
-	}
-	return int(n)
-}
-
-// done reports the first error, or bytes left over.
-func (d *decoder) done() error {
-	if d.err == nil && len(d.b) > 0 {
-		return fmt.Errorf("%d bytes left over", len(d.b))
-	}
-	return d.err
-}
+type decoder = bin.Reader
