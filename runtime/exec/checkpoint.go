@@ -272,6 +272,9 @@ func (e *engine) takeCheckpoint(ctx context.Context) error {
 	e.nextID++
 	e.checkpoints.Add(1)
 	for _, s := range e.srcs {
+		if s.acker == nil && e.opts.Acked == nil {
+			continue
+		}
 		pos := s.positions()
 		if len(pos) == 0 {
 			continue
